@@ -1,0 +1,27 @@
+"""Error types of seedembed.
+
+Every error a user can cause by bad input derives from :class:`SeedembedError`, so the CLI can
+print it as one line and exit with code 2 while real bugs still raise tracebacks.
+"""
+
+from __future__ import annotations
+
+
+class SeedembedError(ValueError):
+    """Base class of all errors caused by bad input (a spec, a seed, a file, an argument)."""
+
+
+class PrfError(SeedembedError):
+    """A PRF spec, parameter, seed or length is not valid."""
+
+
+class DataError(SeedembedError):
+    """A data set is missing, empty, unreadable or does not fit the model's geometry."""
+
+
+class CheckpointError(SeedembedError):
+    """A checkpoint or model folder is missing, incomplete, corrupt or of another run."""
+
+
+class ModelError(SeedembedError):
+    """A model name, architecture or training setting is not valid."""
