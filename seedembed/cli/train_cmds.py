@@ -1,0 +1,294 @@
+"""Training subcommands: ``train-gan`` and ``generate`` (thin wrappers over seedembed.train/zoo)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from seedembed.errors import CheckpointError, DataError, ModelError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed_int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from seedembed.train.config import SCHEDULES
+
+    p = sub.add_parser(
+        "train-gan",
+        help="train a GAN whose latents are PRF sequences (resumable, torchrun-ready)",
+        description="Train a GAN on PRF latents. Writes checkpoints, the EMA generator, sample "
+        "grids (samples/epoch-NNNN.png) and TensorBoard logs (tb/) to --out. Under "
+        "`torchrun --nproc_per_node N -m seedembed train-gan ...` it trains on N processes.",
+    )
+    g = p.add_argument_group("what to train (stored in the run; fixed on --resume)")
+    g.add_argument("--dataset", help="mnist (default), anime-faces, or a folder of PNG/JPEG")
+    g.add_argument("--prf", help="PRF spec of the latents (default lcg-524287)")
+    g.add_argument("--schedule", choices=list(SCHEDULES), help="latent schedule (default 2steps)")
+    g.add_argument(
+        "--noise-scale",
+        type=_nonneg_float,
+        metavar="S",
+        help="lcg+noise: half-width of the U(-S, S) noise (default 0.1)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="B",
+        help="global batch size, split over processes (default 128)",
+    )
+    g.add_argument("--lr", type=_nonneg_float, help="Adam learning rate of G and D (2e-4)")
+    g.add_argument(
+        "--width",
+        type=_positive_int,
+        metavar="W",
+        help="channels of G and D at full resolution (default 64)",
+    )
+    g.add_argument("--g-width", type=_positive_int, metavar="W", help="generator width only")
+    g.add_argument("--d-width", type=_positive_int, metavar="W", help="discriminator width only")
+    g.add_argument(
+        "--latent-length",
+        type=_positive_int,
+        metavar="L",
+        help="symbols per latent (mnist 25, anime/folders 100)",
+    )
+    g.add_argument(
+        "--image-size",
+        type=_positive_int,
+        metavar="S",
+        help="folders: side of the centre-cropped square (default 64)",
+    )
+    g.add_argument(
+        "--channels", type=int, choices=(1, 3), help="folders: 1 grey or 3 RGB (default 3)"
+    )
+    g.add_argument("--no-spectral-norm", action="store_true", help="plain discriminator")
+    g.add_argument(
+        "--ema-half-life",
+        type=_nonneg_float,
+        metavar="IMAGES",
+        help="half-life of the generator EMA in images (default 10000)",
+    )
+    g.add_argument("--seed", type=_seed_int, help="seed of weights, data order, latents (0)")
+    g.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="train on the first N images only"
+    )
+    g.add_argument(
+        "--sample-seeds",
+        type=_seed_int,
+        nargs="+",
+        metavar="S",
+        help="seeds of the per-epoch sample grid (default 0..63)",
+    )
+    r = p.add_argument_group("how to run")
+    r.add_argument("--out", help="run folder (created; holds checkpoints, samples, logs)")
+    r.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="DIR",
+        help="continue the run in --out (or in DIR)",
+    )
+    r.add_argument(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help="epochs in total (default 20; may be raised on --resume)",
+    )
+    r.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N steps in total (a checkpoint is written)",
+    )
+    r.add_argument(
+        "--data-root",
+        help="folder holding MNIST/ and anime-faces/ "
+        "(default $SEEDEMBED_DATA, else a user cache where MNIST downloads)",
+    )
+    r.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    r.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
+    r.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        metavar="STEPS",
+        help="also checkpoint every STEPS steps (always at each epoch's end)",
+    )
+    r.add_argument(
+        "--log-every",
+        type=_positive_int,
+        default=50,
+        metavar="STEPS",
+        help="steps between loss readings (progress bar, TensorBoard; 50)",
+    )
+    r.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    r.add_argument("--no-tensorboard", action="store_true", help="write no TensorBoard logs")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the config and parameter counts, train nothing",
+    )
+    p.set_defaults(func=cmd_train_gan)
+
+    p = sub.add_parser("generate", help="render the images of some seeds with a trained model")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="a shipped model name or a model/run folder",
+    )
+    p.add_argument("--seeds", type=_seed_int, nargs="+", required=True, metavar="S")
+    p.add_argument("-o", "--output", required=True, help="PNG grid to write")
+    p.add_argument("--nrow", type=_positive_int, help="images per row (default: square grid)")
+    p.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
+    p.set_defaults(func=cmd_generate)
+
+
+def _model_config(args: argparse.Namespace, dataset: str):
+    from seedembed.models import GanConfig
+
+    base = GanConfig.mnist() if dataset.strip().lower() == "mnist" else GanConfig.anime()
+    changes = {}
+    if args.width:
+        changes["g_width"] = changes["d_width"] = args.width
+    for arg, key in (
+        ("g_width", "g_width"),
+        ("d_width", "d_width"),
+        ("latent_length", "latent_length"),
+        ("image_size", "image_size"),
+        ("channels", "channels"),
+    ):
+        if getattr(args, arg) is not None:
+            changes[key] = getattr(args, arg)
+    if args.no_spectral_norm:
+        changes["spectral_norm"] = False
+    return base.__class__.from_dict({**base.to_dict(), **changes})
+
+
+def _config_changes(args: argparse.Namespace) -> dict:
+    """Training-config fields the user gave explicitly."""
+    changes = {}
+    for arg, key in (
+        ("dataset", "dataset"),
+        ("prf", "prf"),
+        ("schedule", "schedule"),
+        ("noise_scale", "noise_scale"),
+        ("epochs", "epochs"),
+        ("batch_size", "batch_size"),
+        ("lr", "lr"),
+        ("ema_half_life", "ema_half_life"),
+        ("seed", "seed"),
+        ("limit", "limit"),
+    ):
+        if getattr(args, arg) is not None:
+            changes[key] = getattr(args, arg)
+    if args.sample_seeds:
+        changes["sample_seeds"] = tuple(args.sample_seeds)
+    return changes
+
+
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    from seedembed import prf
+    from seedembed.models import Discriminator, Generator, parameter_table
+    from seedembed.train import RunOptions, TrainConfig, train_gan
+    from seedembed.train.checkpoint import read_checkpoint_state
+
+    if isinstance(args.resume, str):
+        if args.out and Path(args.out) != Path(args.resume):
+            raise CheckpointError(f"--resume {args.resume} and --out {args.out} differ")
+        args.out = args.resume
+    if not args.out:
+        raise ModelError("--out DIR is required (the run folder)")
+    out = Path(args.out)
+    key = prf.read_key(args.key_file) if args.key_file else None
+    changes = _config_changes(args)
+    if args.resume:
+        stored = TrainConfig.from_dict(read_checkpoint_state(out)["config"])
+        model_args = ("width", "g_width", "d_width", "latent_length", "image_size", "channels")
+        model = (
+            _model_config(args, stored.dataset)
+            if any(getattr(args, a) is not None for a in model_args) or args.no_spectral_norm
+            else stored.model
+        )
+        config = stored.replace(**changes, model=model)
+    else:
+        dataset = changes.get("dataset", "mnist")
+        config = TrainConfig(model=_model_config(args, dataset), **changes)
+    config = config.replace(prf=prf.get(config.prf, key=key).spec)  # a bad spec fails here
+    if args.dry_run:
+        print(config.to_json())
+        print(
+            parameter_table(
+                {"generator": Generator(config.model), "discriminator": Discriminator(config.model)}
+            )
+        )
+        return 0
+    options = RunOptions(
+        device=args.device,
+        max_steps=args.max_steps,
+        data_root=args.data_root,
+        amp=False if args.no_amp else None,
+        log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+        tensorboard=not args.no_tensorboard,
+        progress=not args.no_progress,
+        key=key,
+    )
+    result = train_gan(config, out, resume=bool(args.resume), options=options)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 130 if result.interrupted else 0
+    if result.interrupted:
+        print(
+            f"interrupted at step {result.step} (epoch {result.epoch:.2f}); continue with: "
+            f"seedembed train-gan --resume {out}"
+        )
+        return 130
+    print(
+        f"done: step {result.step}, epoch {result.epoch:.2f}; model folder {out} "
+        f"(seedembed generate --model {out} --seeds 0 1 2 3 -o grid.png)"
+    )
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from seedembed import prf
+    from seedembed.models import generate, save_grid
+    from seedembed.train.distributed import resolve_device
+    from seedembed.zoo import load_generator
+
+    device = resolve_device(args.device or "cpu")
+    key = prf.read_key(args.key_file) if args.key_file else None
+    loaded = load_generator(args.model, device=device, key=key)
+    images = generate(loaded.generator, loaded.prf, args.seeds, device=device)
+    try:
+        path = save_grid(images, args.output, nrow=args.nrow)
+    except OSError as exc:
+        raise DataError(f"cannot write {args.output!r}: {exc}") from None
+    print(f"wrote {path}: {len(images)} images of {loaded.path} ({loaded.prf.spec})")
+    return 0
