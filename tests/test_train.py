@@ -362,7 +362,7 @@ def test_cli_train_then_generate(tmp_path, mnist_root, capsys):
             ["generate", "--model", "mnist-9999", "--seeds", "0", "-o", "{tmp}/g.png"],
             "unknown model",
         ),
-        (["generate", "--model", "mnist-5101", "--seeds", "0", "-o", "{tmp}/g.png"], "no weights"),
+        (["generate", "--model", "{tmp}", "--seeds", "0", "-o", "{tmp}/g.png"], "holds no model"),
     ],
 )
 def test_bad_arguments_exit_2(tmp_path, mnist_root, capsys, argv, message):

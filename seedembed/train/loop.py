@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,18 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _command_line() -> str:
+    """The command as a user would retype it (``python -m seedembed`` shows as ``seedembed``)."""
+    prog = Path(sys.argv[0]).name
+    if prog in ("__main__.py", "-m", "-c") or prog.startswith("seedembed"):
+        prog = "seedembed"
+    return shlex.join([prog, *sys.argv[1:]])
 
 
 def _machine(device: torch.device, world_size: int) -> str:
@@ -281,11 +294,12 @@ def _train(
 
     # -- reporting -----------------------------------------------------------------------------
     run_info = {
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": _command_line(),
         "commit": _git_commit(),
         "machine": _machine(device, dist.world_size),
         "world_size": dist.world_size,
         "amp": "bf16" if amp else "off",
+        "started_utc": _utc_now(),
     }
     monitor = Monitor(
         out_dir,
@@ -349,6 +363,7 @@ def _train(
             "epochs": round(epoch_of(step), 4),
             "images_seen": step * config.batch_size,
             "wall_time_s": round(wall, 1),
+            "saved_utc": _utc_now(),
         }
         ckpt.save_model(
             out_dir, nets.G_ema, {"train": config.to_dict(), "progress": progress, **run_info}

@@ -139,6 +139,7 @@ def export_run(
 | steps / images seen | {progress.get("step")} / {progress.get("images_seen")} |
 | batch size, lr | {train["batch_size"]}, {train["lr"]} |
 | wall time | {progress.get("wall_time_s")} s |
+| trained (UTC) | {cfg.get("started_utc")} to {progress.get("saved_utc")} |
 | machine | {cfg.get("machine")} |
 | mixed precision | {cfg.get("amp")} |
 | commit | {cfg.get("commit")} |

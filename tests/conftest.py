@@ -1,0 +1,16 @@
+"""Test set-up: where the real data sets are.
+
+Tests that need MNIST or the anime faces read ``SEEDEMBED_DATA``; when it is unset they use the
+project's documented development layout, the read-only ``shared/data`` beside the checkout, if
+it exists, and skip with a reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+if "SEEDEMBED_DATA" not in os.environ and (_SIBLING / "MNIST" / "raw").is_dir():
+    os.environ["SEEDEMBED_DATA"] = str(_SIBLING)
