@@ -25,3 +25,11 @@ class CheckpointError(SeedembedError):
 
 class ModelError(SeedembedError):
     """A model name, architecture or training setting is not valid."""
+
+
+class FormatError(SeedembedError):
+    """A .seed file is truncated, corrupted, of an unknown version, or for another model."""
+
+
+class SearchError(SeedembedError):
+    """A seed search cannot run: unknown strategy, bad images or latents, no finite seed space."""

@@ -15,7 +15,13 @@ from seedembed import __version__
 from seedembed.errors import SeedembedError
 
 #: modules whose ``register(subparsers)`` adds subcommands, in help order
-COMMAND_MODULES = ("seedembed.cli.prf_cmds", "seedembed.cli.train_cmds")
+COMMAND_MODULES = (
+    "seedembed.cli.codec_cmds",
+    "seedembed.cli.eval_cmds",
+    "seedembed.cli.prf_cmds",
+    "seedembed.cli.train_cmds",
+    "seedembed.cli.inverse_cmds",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

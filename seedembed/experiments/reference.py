@@ -11,3 +11,32 @@ RANDOMNESS: dict[str, dict[str, float]] = {
     "tent": {"cosine": 8.43e-03, "pcc": 1.30e-05, "ks": 0.144591, "runs_z": 2.495715},
     "lcg": {"cosine": -1.46e-05, "pcc": -1.38e-05, "ks": 0.504770, "runs_z": -0.004743},
 }
+
+#: MNIST synthetic set (slide 19): training type -> metrics (MSE img on the [-1, 1] scale).
+MNIST_SYNTHETIC: dict[str, dict[str, float]] = {
+    "Inverse GAN": {"mse_latent": 0.012189, "mse_m11": 0.041274, "ssim": 0.776580, "fid": 32.72},
+    "Inverse GAN LCG+noise": {
+        "mse_latent": 0.014229, "mse_m11": 0.033165, "ssim": 0.808409, "fid": 30.51,
+    },
+    "Inverse GAN 2 steps": {
+        "mse_latent": 0.015392, "mse_m11": 0.038858, "ssim": 0.800476, "fid": 31.87,
+    },
+}  # fmt: skip
+
+#: MNIST test set (slides 21, 23): MSE img on the [-1, 1] scale, SSIM, FID, classifier CE.
+MNIST_TEST: dict[str, dict[str, float]] = {
+    "Inverse GAN": {"mse_m11": 0.280662, "ssim": 0.547575, "fid": 24.43, "ce": 4.022841},
+    "Inverse GAN LCG+noise": {"mse_m11": 0.264190, "ssim": 0.558244, "fid": 24.65, "ce": 3.766780},
+    "Inverse GAN 2 steps": {"mse_m11": 0.274251, "ssim": 0.551294, "fid": 23.28, "ce": 3.624026},
+    "Autoencoder": {"mse_m11": 0.193280, "ssim": 0.549797, "fid": 135.03, "ce": 3.646455},
+}
+
+#: Limits measured for the same task (numbers.md): best one-index codebooks, MNIST test set.
+MNIST_LIMITS: dict[str, dict[str, float]] = {
+    "k-means, 5101 centroids": {"bits": 12.3, "mse_m11": 0.0978, "ssim": 0.702, "acc": 0.956},
+    "k-means, 29282 centroids": {"bits": 14.8, "mse_m11": 0.0943, "ssim": 0.739, "acc": 0.966},
+    "nearest training image": {"bits": 15.9, "mse_m11": 0.0985, "ssim": 0.751, "acc": 0.969},
+    "reference image search, 60 epochs": {
+        "bits": 19.0, "mse_m11": 0.085, "ssim": 0.78, "acc": 0.95,
+    },
+}  # fmt: skip

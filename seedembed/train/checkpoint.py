@@ -35,12 +35,20 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def _readable(path: Path) -> None:
+    """Give a written file the usual mode (0666 less the umask); safetensors makes it 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None) -> None:
     """safetensors file written to a temporary name and renamed over ``path``."""
     tmp = _tmp(path)
     try:
         clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         save_file(clean, str(tmp), metadata=meta)
+        _readable(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,15 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
-import shlex
 import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +44,7 @@ from seedembed.train import checkpoint as ckpt
 from seedembed.train import distributed
 from seedembed.train.config import RunOptions, TrainConfig
 from seedembed.train.monitor import Monitor
+from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 from seedembed.train.schedules import LatentSampler
 from seedembed.train.step import GanNets, gan_step
 
@@ -75,45 +72,6 @@ def data_order(n: int, seed: int, epoch: int, pass_index: int) -> torch.Tensor:
     state = np.random.SeedSequence([seed, epoch, pass_index]).generate_state(2, np.uint32)
     gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
     return torch.randperm(n, generator=gen)
-
-
-def _git_commit() -> str | None:
-    """The commit that trains: ``SEEDEMBED_COMMIT`` (set where the tree has no .git), else git."""
-    if os.environ.get("SEEDEMBED_COMMIT"):
-        return os.environ["SEEDEMBED_COMMIT"]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _command_line() -> str:
-    """The command as a user would retype it (``python -m seedembed`` shows as ``seedembed``)."""
-    prog = Path(sys.argv[0]).name
-    if prog in ("__main__.py", "-m", "-c") or prog.startswith("seedembed"):
-        prog = "seedembed"
-    return shlex.join([prog, *sys.argv[1:]])
-
-
-def _machine(device: torch.device, world_size: int) -> str:
-    if device.type == "cuda":
-        name = f"{world_size} x {torch.cuda.get_device_name(device)}"
-    else:
-        name = f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-        if world_size > 1:
-            name += f", {world_size} processes"
-    return f"{name}; torch {torch.__version__}; python {platform.python_version()}"
 
 
 @contextlib.contextmanager
@@ -294,12 +252,12 @@ def _train(
 
     # -- reporting -----------------------------------------------------------------------------
     run_info = {
-        "command": _command_line(),
-        "commit": _git_commit(),
-        "machine": _machine(device, dist.world_size),
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(device, dist.world_size),
         "world_size": dist.world_size,
         "amp": "bf16" if amp else "off",
-        "started_utc": _utc_now(),
+        "started_utc": utc_now(),
     }
     monitor = Monitor(
         out_dir,
@@ -363,7 +321,7 @@ def _train(
             "epochs": round(epoch_of(step), 4),
             "images_seen": step * config.batch_size,
             "wall_time_s": round(wall, 1),
-            "saved_utc": _utc_now(),
+            "saved_utc": utc_now(),
         }
         ckpt.save_model(
             out_dir, nets.G_ema, {"train": config.to_dict(), "progress": progress, **run_info}

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from seedembed import prf as prf_mod
+from seedembed.codec.fingerprint import model_fingerprint
 from seedembed.errors import CheckpointError, ModelError
 from seedembed.models import GanConfig, Generator, parameter_table, save_grid
 from seedembed.train import checkpoint as ckpt
@@ -68,6 +69,8 @@ class LoadedGenerator:
     prf: prf_mod.Prf
     config: dict
     path: Path
+    #: :func:`seedembed.codec.model_fingerprint` of the generator, its architecture and PRF
+    fingerprint: str
 
     @property
     def model_config(self) -> GanConfig:
@@ -92,7 +95,52 @@ def load_generator(
     generator = Generator(model_cfg)
     ckpt.load_module(generator, tensors, f"the generator in {str(folder)!r}")
     generator.eval().requires_grad_(False)
-    return LoadedGenerator(generator.to(device), prf_mod.get(spec, key=key), config, folder)
+    prf = prf_mod.get(spec, key=key)
+    fingerprint = model_fingerprint(tensors, model_cfg.to_dict(), prf.spec)
+    return LoadedGenerator(generator.to(device), prf, config, folder, fingerprint)
+
+
+def load_inverse(
+    name_or_path: str | os.PathLike,
+    device: torch.device | str = "cpu",
+    *,
+    fingerprint: str | None = None,
+    key: bytes | None = None,
+):
+    """The inverse generator (image -> latent) shipped in a model folder, in eval mode.
+
+    It is only meaningful for the generator it was trained against, so an inverse whose
+    recorded generator fingerprint differs from this model's is refused (:class:`ModelError`),
+    as is a model without one. Pass ``fingerprint`` (``LoadedGenerator.fingerprint``) to skip
+    loading the generator again to compute it.
+    """
+    from seedembed.train.inverse import read_inverse
+
+    folder = model_path(name_or_path)
+    inverse, doc = read_inverse(folder)
+    if fingerprint is None:
+        fingerprint = load_generator(folder, key=key).fingerprint
+    recorded = doc.get("generator_fingerprint")
+    if recorded != fingerprint:
+        raise ModelError(
+            f"the inverse generator in {str(folder)!r} was trained against another generator "
+            f"(fingerprint {str(recorded)[:16]}..., this model is {fingerprint[:16]}...): "
+            "retrain it with `seedembed train-inverse`"
+        )
+    return inverse.to(device)
+
+
+def inverse_info(name_or_path: str | os.PathLike) -> dict:
+    """The ``inverse.json`` of a model (training settings, metrics), without the weights."""
+    from seedembed.train.inverse import INVERSE_JSON
+
+    path = model_path(name_or_path) / INVERSE_JSON
+    if not path.is_file():
+        raise ModelError(f"{str(path.parent)!r} has no inverse generator ({INVERSE_JSON})")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read {str(path)!r}: {exc}") from None
 
 
 def export_run(
@@ -171,7 +219,22 @@ __all__ = [
     "LoadedGenerator",
     "available",
     "export_run",
+    "inverse_info",
     "load_generator",
+    "load_inverse",
     "model_path",
     "names",
 ]
+
+
+#: the shipped digit classifier that judges MNIST reconstructions
+CLASSIFIER = "mnist-classifier"
+
+
+def load_classifier(name_or_path: str | os.PathLike = CLASSIFIER):
+    """The project's digit classifier (``seedembed train-classifier``), shipped or from a folder."""
+    from seedembed.train.classifier import load_classifier as _load
+
+    text = str(name_or_path)
+    folder = ZOO_DIR / text if text == CLASSIFIER else Path(text).expanduser()
+    return _load(folder)

@@ -1,0 +1,152 @@
+"""The ``.seed`` file: a header naming the model, then the seeds bit-packed, then a CRC-32.
+
+Layout (all integers big-endian; docs/format.md is the specification):
+
+    magic "SEEDEMB1"(8) | version u16 | flags u16 | fingerprint (32 raw bytes)
+    | spec_len u16 | PRF spec (UTF-8) | channels u8 | height u16 | width u16
+    | count u32 | seeds_per_image u8 | bits_per_seed u8 | weight_bits u8
+    | names_len u32 | names (UTF-8, "\n"-joined; present when flags bit 1)
+    | payload: count * seeds_per_image seeds of bits_per_seed bits, MSB first, zero-padded to a byte
+    | [weights: reserved, flags bit 0; not written by version 1]
+    | crc32 u32 of every byte before it
+
+Parsing checks every length against the bytes actually present before allocating, so a hostile
+header (a count of 2^32, a huge geometry) costs nothing; any inconsistency is a FormatError.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from seedembed.errors import FormatError
+
+MAGIC = b"SEEDEMB1"
+VERSION = 1
+FLAG_WEIGHTED = 1 << 0  # reserved for noise composition (weighted seeds)
+FLAG_NAMES = 1 << 1
+KNOWN_FLAGS = FLAG_NAMES
+MAX_SPEC = 1024
+MAX_NAMES = 16 * 2**20
+
+_HEAD = struct.Struct(">8sHH32s")
+_GEOM = struct.Struct(">BHHIBBBI")
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    """The decoded contents of a .seed file."""
+
+    fingerprint: str  # hex sha256 of the model
+    prf_spec: str
+    geometry: tuple[int, int, int]  # (channels, height, width)
+    seeds: np.ndarray  # uint64/int64 (count, seeds_per_image)
+    bits_per_seed: int
+    names: list[str] | None = None
+
+
+def pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Values (< 2^bits) -> bytes, each value MSB first, the whole stream zero-padded."""
+    v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    bit_matrix = ((v[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.uint8)
+    return np.packbits(bit_matrix.reshape(-1)).tobytes()
+
+
+def unpack_bits(data: bytes, count: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_bits`: ``count`` values of ``bits`` bits as uint64."""
+    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * bits]
+    weights = np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    return (flat.reshape(count, bits).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+
+
+def payload_bytes(count: int, seeds_per_image: int, bits: int) -> int:
+    return math.ceil(count * seeds_per_image * bits / 8)
+
+
+def dumps(f: SeedFile) -> bytes:
+    """Serialise a :class:`SeedFile`."""
+    seeds = np.asarray(f.seeds)
+    if seeds.ndim != 2:
+        raise FormatError(f"seeds must be (count, seeds_per_image), got shape {seeds.shape}")
+    count, per_image = seeds.shape
+    if not 1 <= f.bits_per_seed <= 64 or not 1 <= per_image <= 255 or count >= 2**32:
+        raise FormatError("bits per seed, seeds per image or image count out of range")
+    if count and int(seeds.max()) >= 2**f.bits_per_seed:
+        raise FormatError(f"a seed does not fit in {f.bits_per_seed} bits")
+    spec = f.prf_spec.encode()
+    if len(spec) > MAX_SPEC:
+        raise FormatError("PRF spec too long")
+    c, h, w = f.geometry
+    flags = 0
+    names = b""
+    if f.names is not None:
+        if len(f.names) != count or any("\n" in n for n in f.names):
+            raise FormatError("need one name per image, without newlines")
+        names = "\n".join(f.names).encode()
+        flags |= FLAG_NAMES
+    body = b"".join(
+        [
+            _HEAD.pack(MAGIC, VERSION, flags, bytes.fromhex(f.fingerprint)),
+            struct.pack(">H", len(spec)),
+            spec,
+            _GEOM.pack(c, h, w, count, per_image, f.bits_per_seed, 0, len(names)),
+            names,
+            pack_bits(seeds, f.bits_per_seed),
+        ]
+    )
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def loads(data: bytes) -> SeedFile:
+    """Parse a .seed file, checking magic, version, lengths and checksum."""
+    if len(data) < _HEAD.size + 2 + _GEOM.size + 4:
+        raise FormatError(f"not a .seed file: only {len(data)} bytes")
+    magic, version, flags, fp = _HEAD.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise FormatError("not a .seed file (bad magic)")
+    if version != VERSION:
+        raise FormatError(f".seed version {version} is not supported (this reader: {VERSION})")
+    body, (crc,) = data[:-4], struct.unpack(">I", data[-4:])
+    if zlib.crc32(body) != crc:
+        raise FormatError(".seed file is corrupted (checksum mismatch)")
+    if flags & ~KNOWN_FLAGS:
+        raise FormatError(f".seed flags {flags:#x} use features this reader does not know")
+    pos = _HEAD.size
+    (spec_len,) = struct.unpack_from(">H", body, pos)
+    pos += 2
+    if spec_len > MAX_SPEC or pos + spec_len + _GEOM.size > len(body):
+        raise FormatError(".seed header is truncated or inconsistent (PRF spec)")
+    try:
+        spec = body[pos : pos + spec_len].decode()
+    except UnicodeDecodeError:
+        raise FormatError(".seed PRF spec is not UTF-8") from None
+    pos += spec_len
+    c, h, w, count, per_image, bits, weight_bits, names_len = _GEOM.unpack_from(body, pos)
+    pos += _GEOM.size
+    if c not in (1, 3) or h < 1 or w < 1 or per_image < 1 or not 1 <= bits <= 64 or weight_bits:
+        raise FormatError(".seed header has an invalid geometry, seed count or bit width")
+    if names_len > MAX_NAMES or (names_len and not flags & FLAG_NAMES):
+        raise FormatError(".seed names block is invalid")
+    need = pos + names_len + payload_bytes(count, per_image, bits)
+    if need != len(body):
+        raise FormatError(
+            f".seed file is truncated or has trailing bytes: the header describes {need + 4} "
+            f"bytes, the file has {len(data)}"
+        )
+    names = None
+    if flags & FLAG_NAMES:
+        try:
+            text = body[pos : pos + names_len].decode()
+        except UnicodeDecodeError:
+            raise FormatError(".seed names are not UTF-8") from None
+        names = text.split("\n") if count else []
+        if len(names) != count:
+            raise FormatError(".seed names do not match the image count")
+    pos += names_len
+    seeds = unpack_bits(body[pos:], count * per_image, bits).reshape(count, per_image)
+    return SeedFile(fp.hex(), spec, (c, h, w), seeds, bits, names)

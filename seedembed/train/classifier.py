@@ -1,0 +1,100 @@
+"""Train the project's digit classifier (the judge of reconstructions) on MNIST.
+
+Deterministic from its seed; a few epochs of Adam reach about 99% on the clean test digits.
+The result is a folder with ``classifier.safetensors`` and ``classifier.json`` (width, epochs,
+clean test accuracy and cross-entropy, command, commit, machine, UTC times).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from seedembed.errors import CheckpointError
+from seedembed.models.classifier import DigitClassifier
+from seedembed.train import checkpoint as ckpt
+from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
+
+WEIGHTS = "classifier.safetensors"
+CONFIG = "classifier.json"
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of ``net`` on images in [0, 1]."""
+    net.eval()
+    logits = torch.cat([net(b) for b in images.float().split(2048)])
+    return {
+        "accuracy": (logits.argmax(1) == labels).float().mean().item(),
+        "cross_entropy": nn.functional.cross_entropy(logits, labels).item(),
+    }
+
+
+def train_classifier(
+    out_dir: str | Path,
+    *,
+    data_root: str | None = None,
+    epochs: int = 3,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    width: int = 32,
+    seed: int = 0,
+) -> dict:
+    """Train on the 60,000 MNIST training digits, measure on the 10,000 test digits, save."""
+    from seedembed.data.mnist import Mnist
+
+    started, t0 = utc_now(), time.perf_counter()
+    train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
+    x, y = train.as_uint8().float().div_(255), train.targets
+    xt, yt = test.as_uint8().float().div_(255), test.targets
+    torch.manual_seed(seed)
+    net = DigitClassifier(width)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    metrics = evaluate(net, xt, yt)
+    info = {
+        "format": "seedembed-classifier/1",
+        "width": width,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "test": metrics,
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(torch.device("cpu"), 1),
+        "started_utc": started,
+        "finished_utc": utc_now(),
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_save_tensors(net.state_dict(), out / WEIGHTS, None)
+    ckpt.atomic_write_text(json.dumps(info, indent=2) + "\n", out / CONFIG)
+    return info
+
+
+def load_classifier(folder: str | Path) -> DigitClassifier:
+    """A trained classifier from its folder (safetensors + JSON; nothing is unpickled)."""
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / CONFIG).read_text())
+        state = load_file(str(folder / WEIGHTS))
+        net = DigitClassifier(int(info["width"]))
+        net.load_state_dict(state)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        where = str(folder)
+        raise CheckpointError(f"cannot load a digit classifier from {where!r}: {exc}") from None
+    return net.eval().requires_grad_(False)
