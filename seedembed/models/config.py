@@ -9,6 +9,19 @@ from typing import Any
 from seedembed.errors import ModelError
 
 
+def checked_dict(cls: type, data: Any, what: str) -> dict[str, Any]:
+    """``data`` as a dict of ``cls``'s fields, or :class:`ModelError` naming ``what``.
+
+    Unknown keys are refused: a typo in a config must not be silently dropped.
+    """
+    if not isinstance(data, dict):
+        raise ModelError(f"{what} must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ModelError(f"unknown {what} keys: {', '.join(unknown)}")
+    return dict(data)
+
+
 def resolution_plan(image_size: int) -> tuple[int, int]:
     """(start resolution, number of 2x upsamplings) for a square image size.
 
@@ -67,14 +80,8 @@ class GanConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GanConfig:
-        """Build from a dict, rejecting unknown keys (a typo must not be silently dropped)."""
-        if not isinstance(data, dict):
-            raise ModelError(f"a model config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ModelError(f"unknown model config keys: {', '.join(unknown)}")
-        return cls(**data)
+        """Build from a dict, rejecting unknown keys."""
+        return cls(**checked_dict(cls, data, "model config"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

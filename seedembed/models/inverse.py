@@ -16,14 +16,14 @@ symbol ever sits in the zero-gradient region of a clamp.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from seedembed.errors import ModelError
-from seedembed.models.config import resolution_plan
+from seedembed.models.config import checked_dict, resolution_plan
 from seedembed.models.dcgan import _init_dcgan
 from seedembed.models.summary import count_parameters
 
@@ -56,13 +56,8 @@ class InverseConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InverseConfig:
-        """Build from a dict, rejecting unknown keys (a typo must not be silently dropped)."""
-        if not isinstance(data, dict):
-            raise ModelError(f"an inverse config must be a JSON object, got {type(data).__name__}")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ModelError(f"unknown inverse config keys: {', '.join(unknown)}")
-        return cls(**data)
+        """Build from a dict, rejecting unknown keys."""
+        return cls(**checked_dict(cls, data, "inverse config"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

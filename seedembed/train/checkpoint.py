@@ -119,17 +119,23 @@ def read_checkpoint(out_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     path = Path(out_dir) / CHECKPOINT
     if not path.is_file():
         raise CheckpointError(f"no checkpoint in {str(out_dir)!r} (expected {CHECKPOINT})")
+    return read_tensors_and_state(path, FORMAT, "seedembed checkpoint")
+
+
+def read_tensors_and_state(
+    path: Path, fmt: str, what: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A safetensors file whose JSON state rides in its metadata, checked to be of ``fmt``."""
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
         state = json.loads(meta["seedembed"])
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable seedembed checkpoint: {exc}"
-        ) from None
-    if state.get("format") != FORMAT:
-        raise CheckpointError(f"{str(path)!r} has format {state.get('format')!r}, not {FORMAT}")
+        raise CheckpointError(f"{str(path)!r} is not a readable {what}: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        found = state.get("format") if isinstance(state, dict) else None
+        raise CheckpointError(f"{str(path)!r} has format {found!r}, not {fmt}")
     return tensors, state
 
 

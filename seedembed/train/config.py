@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from seedembed.errors import ModelError
-from seedembed.models.config import GanConfig
+from seedembed.models.config import GanConfig, checked_dict
 
 #: schedule name -> the latent kind of each pass of an epoch (see :mod:`.schedules`)
 SCHEDULES: dict[str, tuple[str, ...]] = {
@@ -86,13 +86,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict; unknown keys raise :class:`ModelError`."""
-        if not isinstance(data, dict):
-            raise ModelError(f"a training config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ModelError(f"unknown training config keys: {', '.join(unknown)}")
-        data = dict(data)
+        data = checked_dict(cls, data, "training config")
         if "model" in data:
             data["model"] = GanConfig.from_dict(data["model"])
         for key in ("betas", "sample_seeds"):

@@ -34,17 +34,18 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open
+from safetensors.torch import load_file
 
 from seedembed import prf as prf_mod
 from seedembed.errors import CheckpointError, ModelError
+from seedembed.models.config import checked_dict
 from seedembed.models.inverse import InverseConfig, InverseGenerator
 from seedembed.prf.base import MAX_TABLE_VALUES
 from seedembed.train import checkpoint as ckpt
@@ -113,12 +114,7 @@ class InverseTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InverseTrainConfig:
-        if not isinstance(data, dict):
-            raise ModelError(f"an inverse training config must be a JSON object, not {data!r}")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ModelError(f"unknown inverse training keys: {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**checked_dict(cls, data, "inverse training config"))
 
     def resolved(self, schedule: str | None) -> InverseTrainConfig:
         """The config with ``uniform_fraction`` fixed from the generator's schedule."""
@@ -352,17 +348,7 @@ def read_inverse(folder: Path) -> tuple[InverseGenerator, dict[str, Any]]:
 
 
 def _read_run_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            state = json.loads((f.metadata() or {})["seedembed"])
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable inverse checkpoint: {exc}"
-        ) from None
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{str(path)!r} has format {state.get('format')!r}")
-    return tensors, state
+    return ckpt.read_tensors_and_state(path, CHECKPOINT_FORMAT, "inverse checkpoint")
 
 
 def _check_resume(config: InverseTrainConfig, stored: dict, fingerprint: str) -> None:
