@@ -193,3 +193,45 @@ def test_default_model_round_trip_without_a_cache(codec):
     assert enc.strategy == "hybrid" and enc.bits == 19
     # measured mean SSIM 0.713 (hybrid) and 0.769 (exact image search) on these digits
     assert ssim(x, codec.decode(enc)).mean() > 0.65
+
+
+def test_encode_set_of_a_folder_keeps_names(tmp_path, small):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for p in EXAMPLES[:4]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "set.seed"
+    argv = ["encode-set", str(folder), "-o", str(out), "--model", "mnist-5101"]
+    assert main([*argv, "--search", "image", "--batch-size", "3", "--no-progress"]) == 0
+    enc = Encoding.load(out)
+    assert enc.names == [p.name for p in EXAMPLES[:4]]
+    x = torch.stack([read_image(p, small.geometry) for p in EXAMPLES[:4]])
+    assert torch.equal(enc.seeds, small.encode(x, "image").seeds)
+
+
+def _encode_set_worker(rank: int, port: int, out: str) -> None:
+    import os
+
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    argv = ["encode-set", "mnist", "-o", out, "--model", "mnist-5101", "--search", "image"]
+    assert main([*argv, "--limit", "300", "--batch-size", "64", "--no-progress"]) == 0
+
+
+def test_encode_set_data_parallel_equals_one_process(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    one, two = tmp_path / "one.seed", tmp_path / "two.seed"
+    argv = ["encode-set", "mnist", "-o", str(one), "--model", "mnist-5101", "--search", "image"]
+    assert main([*argv, "--limit", "300", "--no-progress"]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_encode_set_worker, args=(port, str(two)), nprocs=2, join=True)
+    assert one.read_bytes() == two.read_bytes()
+    assert Encoding.load(two).n_images == 300 and Encoding.load(two).names is None

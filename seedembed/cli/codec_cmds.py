@@ -37,6 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_search_args(p)
     p.set_defaults(func=cmd_encode)
 
+    p = sub.add_parser(
+        "encode-set",
+        help="a whole data set or image folder -> one .seed file (streamed; torchrun for several)",
+    )
+    p.add_argument("dataset", help="mnist, anime-faces, or a folder of PNG/JPEG images")
+    p.add_argument("-o", "--output", required=True, help=".seed file to write")
+    p.add_argument("--split", choices=["train", "test"], default="test", help="(test)")
+    p.add_argument("--data-root", help="folder holding MNIST/ and anime-faces/")
+    p.add_argument("--batch-size", type=int, default=1024, help="images per batch (1024)")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--no-progress", action="store_true")
+    _add_search_args(p)
+    p.set_defaults(func=cmd_encode_set)
+
     p = sub.add_parser("decode", help="a .seed file -> PNG images named after the inputs")
     p.add_argument("seedfile", help=".seed file")
     p.add_argument("-o", "--output", required=True, help="folder for the PNGs (created)")
@@ -184,3 +199,42 @@ def _describe(name: str, status) -> str:
 
 
 __all__ = ["register"]
+
+
+def cmd_encode_set(args: argparse.Namespace) -> int:
+    from seedembed.codec.batch import encode_dataset, item_names
+    from seedembed.data import open_dataset
+    from seedembed.errors import DataError
+    from seedembed.train import distributed
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise FormatError(f"{out} exists; refusing to overwrite it (use --force)")
+    if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
+        raise DataError("--batch-size and --limit must be >= 1")
+    info = distributed.setup(args.device)
+    try:
+        codec = _codec(argparse.Namespace(**{**vars(args), "device": str(info.device)}))
+        c, size, _ = codec.geometry
+        dataset = open_dataset(
+            args.dataset, args.data_root, train=args.split == "train", size=size, channels=c
+        )
+        enc = encode_dataset(
+            codec,
+            dataset,
+            names=item_names(dataset),
+            search=args.search,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            progress=not args.no_progress,
+            info=info,
+        )
+        if enc is not None:
+            enc.save(out, overwrite=args.force)
+            print(
+                f"wrote {out}: {enc.n_images} images, {enc.bits} bits each "
+                f"({out.stat().st_size} bytes with the header), search {enc.strategy}"
+            )
+    finally:
+        distributed.teardown(info)
+    return 0
