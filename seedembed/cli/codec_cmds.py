@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from seedembed.errors import FormatError
+from seedembed.search import STRATEGIES
 
 DEFAULT_MODEL = "mnist-524287"
 
@@ -20,7 +21,7 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--search",
-        choices=["image", "hybrid", "latent", "neighbourhood"],
+        choices=STRATEGIES,
         help="seed search (default: image when the codebook is cached, else hybrid)",
     )
     p.add_argument("--eps", type=int, default=2000, help="neighbourhood half-width (2000)")

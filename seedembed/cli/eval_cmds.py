@@ -46,9 +46,9 @@ def cmd_search_table(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from seedembed.codec.codec import STRATEGIES
     from seedembed.errors import DataError
     from seedembed.experiments.search_table import format_table, run
+    from seedembed.search import STRATEGIES
 
     if args.n < 1 or args.synthetic < 1:
         raise DataError("--n and --synthetic must be >= 1")

@@ -177,15 +177,9 @@ def _model_config(args: argparse.Namespace, dataset: str):
     changes = {}
     if args.width:
         changes["g_width"] = changes["d_width"] = args.width
-    for arg, key in (
-        ("g_width", "g_width"),
-        ("d_width", "d_width"),
-        ("latent_length", "latent_length"),
-        ("image_size", "image_size"),
-        ("channels", "channels"),
-    ):
-        if getattr(args, arg) is not None:
-            changes[key] = getattr(args, arg)
+    for key in ("g_width", "d_width", "latent_length", "image_size", "channels"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
     if args.no_spectral_norm:
         changes["spectral_norm"] = False
     return base.__class__.from_dict({**base.to_dict(), **changes})
@@ -194,20 +188,20 @@ def _model_config(args: argparse.Namespace, dataset: str):
 def _config_changes(args: argparse.Namespace) -> dict:
     """Training-config fields the user gave explicitly."""
     changes = {}
-    for arg, key in (
-        ("dataset", "dataset"),
-        ("prf", "prf"),
-        ("schedule", "schedule"),
-        ("noise_scale", "noise_scale"),
-        ("epochs", "epochs"),
-        ("batch_size", "batch_size"),
-        ("lr", "lr"),
-        ("ema_half_life", "ema_half_life"),
-        ("seed", "seed"),
-        ("limit", "limit"),
+    for key in (
+        "dataset",
+        "prf",
+        "schedule",
+        "noise_scale",
+        "epochs",
+        "batch_size",
+        "lr",
+        "ema_half_life",
+        "seed",
+        "limit",
     ):
-        if getattr(args, arg) is not None:
-            changes[key] = getattr(args, arg)
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
     if args.sample_seeds:
         changes["sample_seeds"] = tuple(args.sample_seeds)
     return changes

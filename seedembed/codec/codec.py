@@ -18,12 +18,8 @@ from seedembed import zoo
 from seedembed.codec.encoding import Encoding
 from seedembed.codec.images import ImagesLike, as_batch
 from seedembed.errors import FormatError, SeedembedError
-
-#: strategies that read the inverse generator's latent guess
-NEEDS_LATENT = ("neighbourhood", "latent", "hybrid")
-STRATEGIES = ("image", "hybrid", "latent", "neighbourhood")
-#: the inverse generator's weights inside a model folder
-INVERSE_FILE = "inverse.safetensors"
+from seedembed.search.strategies import NEEDS_LATENTS, STRATEGIES
+from seedembed.train.inverse import INVERSE
 
 
 @dataclass
@@ -96,7 +92,7 @@ class Codec:
         strategy = search or self.default_search(cache_dir)
         if strategy not in STRATEGIES:
             raise SeedembedError(f"unknown search {strategy!r} (known: {', '.join(STRATEGIES)})")
-        latents = self.latents(x) if strategy in NEEDS_LATENT else None
+        latents = self.latents(x) if strategy in NEEDS_LATENTS else None
         if names is not None and len(names) != len(x):
             raise SeedembedError(f"{len(names)} names for {len(x)} images")
         result = find_seeds(
@@ -169,8 +165,8 @@ def load(
     device = torch.device(device)
     loaded = zoo.load_generator(name_or_path, device=device, key=key)
     inverse = None
-    if (loaded.path / INVERSE_FILE).is_file():  # a model may ship without one
-        inverse = zoo.load_inverse(loaded.path, device=device)
+    if (loaded.path / INVERSE).is_file():  # a model may ship without one
+        inverse = zoo.load_inverse(loaded.path, device=device, fingerprint=loaded.fingerprint)
     return Codec(loaded, inverse, device)
 
 

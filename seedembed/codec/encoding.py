@@ -11,6 +11,7 @@ import torch
 
 from seedembed.codec import format as fmt
 from seedembed.errors import FormatError
+from seedembed.train.checkpoint import atomic_write_bytes
 
 
 @dataclass(eq=False)
@@ -99,12 +100,9 @@ class Encoding:
         if path.exists() and not overwrite:
             raise FormatError(f"{path} exists; refusing to overwrite it (use --force)")
         data = self.to_bytes()
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            atomic_write_bytes(data, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise FormatError(f"cannot write {path}: {exc.strerror or exc}") from None
         return path
 

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from seedembed.codec import load
-from seedembed.codec.codec import STRATEGIES
 from seedembed.experiments.reference import MNIST_LIMITS, MNIST_SYNTHETIC, MNIST_TEST
 from seedembed.metrics import mse, psnr, ssim
+from seedembed.search import STRATEGIES
 
 
 def _quality(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -54,7 +54,7 @@ def run(
     codec = load(model, device=device)
     clf = load_classifier()
     test = Mnist(data_root, train=False)
-    x = test.as_uint8()[:n_test].float().div_(255)
+    x = test.as_uint8(n_test).float().div_(255)
     labels = test.targets[:n_test]
     clean = evaluate(clf, x, labels)
     seeds = np.sort(np.random.default_rng(1).choice(codec.prf.size, n_synthetic, replace=False))

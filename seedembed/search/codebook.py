@@ -43,6 +43,7 @@ from torch import nn
 
 from seedembed import prf as prf_mod
 from seedembed.errors import SearchError
+from seedembed.train.checkpoint import atomic_write_bytes
 
 MAGIC = b"SEEDCB\x00\x01"
 FORMAT = "seedembed-codebook"
@@ -285,17 +286,8 @@ def _check(path: Path, fingerprint: str, *, full: bool) -> dict:
         if digest != header.get("sha256"):
             raise _Invalid("corrupt", f"{str(path)!r} fails its checksum (changed or damaged)")
         with contextlib.suppress(OSError):  # a read-only cache: hashed again next time
-            _write_atomic(_stamp_path(path), json.dumps(stamp).encode())
+            atomic_write_bytes(json.dumps(stamp).encode(), _stamp_path(path))
     return header
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _map(path: Path, header: dict) -> Codebook:

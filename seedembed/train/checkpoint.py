@@ -54,13 +54,18 @@ def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, meta: dict
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write_text(text: str, path: Path) -> None:
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """``data`` written to a temporary name and renamed over ``path``."""
     tmp = _tmp(path)
     try:
-        tmp.write_text(text)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    atomic_write_bytes(text.encode(), path)
 
 
 # -- optimiser state <-> flat tensors + JSON ---------------------------------------------------

@@ -49,7 +49,7 @@ from seedembed.models.config import checked_dict
 from seedembed.models.inverse import InverseConfig, InverseGenerator
 from seedembed.prf.base import MAX_TABLE_VALUES
 from seedembed.train import checkpoint as ckpt
-from seedembed.train.loop import _stop_on_signal
+from seedembed.train.loop import stop_on_signal
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
 INVERSE = "inverse.safetensors"
@@ -181,9 +181,8 @@ class PairPool:
         return self.x[idx], self.z[idx]
 
 
-@torch.no_grad()
 def render(G: torch.nn.Module, z: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-    return torch.cat([G(z[i : i + batch]) for i in range(0, len(z), batch)])
+    return _batched(G, z, batch)
 
 
 def learning_rate(config: InverseTrainConfig, step: int) -> float:
@@ -507,7 +506,7 @@ def train_inverse(
 
     flag = {"stop": False}
     interrupted = False
-    with _stop_on_signal(flag):
+    with stop_on_signal(flag):
         while step < stop_at:
             for group in opt.param_groups:
                 group["lr"] = learning_rate(config, step)

@@ -75,7 +75,7 @@ def data_order(n: int, seed: int, epoch: int, pass_index: int) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _stop_on_signal(flag: dict):
+def stop_on_signal(flag: dict):
     """First Ctrl-C (or SIGTERM) asks the loop to checkpoint and stop; a second one aborts."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -337,7 +337,7 @@ def _train(
     order_key: tuple[int, int] | None = None
     check_every = 1 if not dist.distributed else 10
     lo, hi = dist.rank * local_batch, (dist.rank + 1) * local_batch
-    with _stop_on_signal(flag):
+    with stop_on_signal(flag):
         while step < stop_at:
             epoch, within = divmod(step, steps_per_epoch)
             pass_index, batch_index = divmod(within, steps_per_pass)
