@@ -135,3 +135,20 @@ def test_prf_stats_json(capsys):
         assert {"prf", "cosine", "pcc", "ks", "runs_z", "thesis", "protocol"} <= set(row)
     assert rows[1]["thesis"]["ks"] == pytest.approx(0.504770)
     assert "spectral_nu2" in rows[1] and "spectral_nu2" not in rows[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encode-set", "mnist", "-o", "x.seed", "--limit", "0"],
+        ["encode", "x.png", "-o", "x.seed", "--topk", "0"],
+        ["train-classifier", "--out", "c", "--epochs", "0"],
+        ["search-table", "--search", "foo"],
+        ["search-table", "--n", "-5"],
+        ["train-inverse", "--model", "mnist-5101", "--steps", "0"],
+    ],
+)
+def test_shared_argument_types_refuse_bad_values(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "error: argument" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from seedembed.cli.args import integer, positive_int
 from seedembed.errors import FormatError
 from seedembed.search import STRATEGIES
 
@@ -24,8 +25,8 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
         choices=STRATEGIES,
         help="seed search (default: image when the codebook is cached, else hybrid)",
     )
-    p.add_argument("--eps", type=int, default=2000, help="neighbourhood half-width (2000)")
-    p.add_argument("--topk", type=int, default=64, help="hybrid candidates re-ranked (64)")
+    p.add_argument("--eps", type=integer, default=2000, help="neighbourhood half-width (2000)")
+    p.add_argument("--topk", type=positive_int, default=64, help="hybrid candidates re-ranked (64)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--key-file", help="key of a keyed-PRF model (or SEEDEMBED_KEY_FILE)")
 
@@ -46,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help=".seed file to write")
     p.add_argument("--split", choices=["train", "test"], default="test", help="(test)")
     p.add_argument("--data-root", help="folder holding MNIST/ and anime-faces/")
-    p.add_argument("--batch-size", type=int, default=1024, help="images per batch (1024)")
-    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--batch-size", type=positive_int, default=1024, help="images per batch (1024)")
+    p.add_argument("--limit", type=positive_int, help="only the first N images")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--no-progress", action="store_true")
     _add_search_args(p)
@@ -205,14 +206,11 @@ __all__ = ["register"]
 def cmd_encode_set(args: argparse.Namespace) -> int:
     from seedembed.codec.batch import encode_dataset, item_names
     from seedembed.data import open_dataset
-    from seedembed.errors import DataError
     from seedembed.train import distributed
 
     out = Path(args.output)
     if out.exists() and not args.force:
         raise FormatError(f"{out} exists; refusing to overwrite it (use --force)")
-    if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
-        raise DataError("--batch-size and --limit must be >= 1")
     info = distributed.setup(args.device)
     try:
         codec = _codec(argparse.Namespace(**{**vars(args), "device": str(info.device)}))

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import argparse
 
+from seedembed.cli.args import integer, positive_int
+from seedembed.search import STRATEGIES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-classifier", help="train the MNIST digit classifier used in tests")
     p.add_argument("--out", required=True, help="folder for classifier.safetensors + .json")
     p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=positive_int, default=3)
+    p.add_argument("--seed", type=integer, default=0)
     p.set_defaults(func=cmd_train_classifier)
 
     p = sub.add_parser(
         "search-table", help="the four seed searches side by side on MNIST (test + synthetic)"
     )
     p.add_argument("--model", default="mnist-524287")
-    p.add_argument("--n", type=int, default=10_000, help="test images (10000)")
-    p.add_argument("--synthetic", type=int, default=1_000, help="synthetic seeds (1000)")
-    p.add_argument("--search", nargs="+", help="strategies (default: all four)")
+    p.add_argument("--n", type=positive_int, default=10_000, help="test images (10000)")
+    p.add_argument("--synthetic", type=positive_int, default=1_000, help="synthetic seeds (1000)")
+    p.add_argument("--search", nargs="+", choices=STRATEGIES, help="strategies (default: all four)")
     p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result as JSON here")
@@ -28,11 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
-    from seedembed.errors import DataError
     from seedembed.train.classifier import train_classifier
 
-    if args.epochs < 1:
-        raise DataError(f"--epochs must be >= 1, got {args.epochs}")
     info = train_classifier(args.out, data_root=args.data_root, epochs=args.epochs, seed=args.seed)
     t = info["test"]
     print(
@@ -46,15 +46,8 @@ def cmd_search_table(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from seedembed.errors import DataError
     from seedembed.experiments.search_table import format_table, run
-    from seedembed.search import STRATEGIES
 
-    if args.n < 1 or args.synthetic < 1:
-        raise DataError("--n and --synthetic must be >= 1")
-    unknown = set(args.search or ()) - set(STRATEGIES)
-    if unknown:
-        raise DataError(f"unknown search {sorted(unknown)[0]!r} (known: {', '.join(STRATEGIES)})")
     result = run(
         args.model,
         n_test=args.n,

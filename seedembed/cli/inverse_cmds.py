@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seedembed.cli.train_cmds import _nonneg_float, _positive_int, _seed_int
+from seedembed.cli.args import integer, nonneg_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,51 +19,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         "package (seedembed/zoo/NAME/): pass --out to keep the package untouched.",
     )
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="shipped name or folder")
-    p.add_argument("--steps", required=True, type=_positive_int, metavar="N", help="Adam steps")
-    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="B", help="(256)")
-    p.add_argument("--lr", type=_nonneg_float, default=1e-3, help="peak learning rate (1e-3)")
-    p.add_argument("--width", type=_positive_int, default=32, metavar="W", help="E width (32)")
+    p.add_argument("--steps", required=True, type=positive_int, metavar="N", help="Adam steps")
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="B", help="(256)")
+    p.add_argument("--lr", type=nonneg_float, default=1e-3, help="peak learning rate (1e-3)")
+    p.add_argument("--width", type=positive_int, default=32, metavar="W", help="E width (32)")
     p.add_argument(
         "--image-weight",
-        type=_nonneg_float,
+        type=nonneg_float,
         default=0.0,
         metavar="W",
         help="weight of the image-space term ||G(E(x)) - x||^2 (0: latent MSE only)",
     )
     p.add_argument(
         "--holdout",
-        type=int,
+        type=integer,
         default=2000,
         metavar="K",
         help="seeds kept out of training for the evaluation (2000, at most a tenth of them)",
     )
     p.add_argument(
         "--reuse",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="R",
         help="render batch/R new pairs per step into a pool and train on pool draws, so each "
         "pair serves R batches (1: all fresh; 4 is ~2x faster on a CPU)",
     )
     p.add_argument(
-        "--pool-size", type=_positive_int, default=16384, metavar="N", help="pairs in the pool"
+        "--pool-size", type=positive_int, default=16384, metavar="N", help="pairs in the pool"
     )
-    p.add_argument("--seed", type=_seed_int, default=0, help="seed of weights and latents (0)")
+    p.add_argument("--seed", type=integer, default=0, help="seed of weights and latents (0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="CPU threads (torch default: all cores; 1 is fastest on a busy shared CPU)",
     )
     p.add_argument("--out", metavar="DIR", help="write here instead of the model folder")
     p.add_argument("--resume", action="store_true", help="continue the run checkpointed there")
     p.add_argument("--overwrite", action="store_true", help="replace an existing inverse")
+    p.add_argument("--max-steps", type=positive_int, metavar="N", help="stop at step N (resumable)")
     p.add_argument(
-        "--max-steps", type=_positive_int, metavar="N", help="stop at step N (resumable)"
-    )
-    p.add_argument(
-        "--checkpoint-every", type=_positive_int, default=500, metavar="STEPS", help="(500)"
+        "--checkpoint-every", type=positive_int, default=500, metavar="STEPS", help="(500)"
     )
     p.add_argument("--keep-checkpoint", action="store_true", help="keep it after the last step")
     p.add_argument("--data-root", help="where MNIST/ is, for the real-image evaluation")

@@ -9,15 +9,8 @@ import sys
 from pathlib import Path
 
 from seedembed import prf
+from seedembed.cli.args import integer
 from seedembed.errors import PrfError
-
-
-def _int_arg(text: str) -> int:
-    """argparse type for integers that keeps the value exact (no float detour)."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
 def _load(spec: str, key_file: str | None) -> prf.Prf:
@@ -34,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prf-sequence", help="print the latent sequences of some seeds")
     p.add_argument("spec")
-    p.add_argument("--seeds", type=_int_arg, nargs="+", required=True, metavar="S")
-    p.add_argument("--length", type=_int_arg, required=True, metavar="L")
+    p.add_argument("--seeds", type=integer, nargs="+", required=True, metavar="S")
+    p.add_argument("--length", type=integer, required=True, metavar="L")
     p.add_argument("--raw", action="store_true", help="print the integer states (LCG only)")
     p.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     p.set_defaults(func=cmd_sequence)
@@ -44,9 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "prf-stats", help="the thesis' randomness table (slide 9) for every PRF, beside its values"
     )
     p.add_argument("--json", action="store_true", help="print a JSON list of rows")
-    p.add_argument("--n", type=_int_arg, default=1000, help="sequences per PRF (default 1000)")
-    p.add_argument("--length", type=_int_arg, default=100, help="symbols per sequence (100)")
-    p.add_argument("--seed", type=_int_arg, default=0, help="seed of the seed sampler (0)")
+    p.add_argument("--n", type=integer, default=1000, help="sequences per PRF (default 1000)")
+    p.add_argument("--length", type=integer, default=100, help="symbols per sequence (100)")
+    p.add_argument("--seed", type=integer, default=0, help="seed of the seed sampler (0)")
     p.add_argument("--prf", nargs="+", metavar="SPEC", help="PRFs to study (default: all)")
     p.set_defaults(func=cmd_stats)
 

@@ -6,34 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from seedembed.cli.args import integer, nonneg_float, positive_int
 from seedembed.errors import CheckpointError, DataError, ModelError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _seed_int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,34 +26,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--schedule", choices=list(SCHEDULES), help="latent schedule (default 2steps)")
     g.add_argument(
         "--noise-scale",
-        type=_nonneg_float,
+        type=nonneg_float,
         metavar="S",
         help="lcg+noise: half-width of the U(-S, S) noise (default 0.1)",
     )
     g.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         metavar="B",
         help="global batch size, split over processes (default 128)",
     )
-    g.add_argument("--lr", type=_nonneg_float, help="Adam learning rate of G and D (2e-4)")
+    g.add_argument("--lr", type=nonneg_float, help="Adam learning rate of G and D (2e-4)")
     g.add_argument(
         "--width",
-        type=_positive_int,
+        type=positive_int,
         metavar="W",
         help="channels of G and D at full resolution (default 64)",
     )
-    g.add_argument("--g-width", type=_positive_int, metavar="W", help="generator width only")
-    g.add_argument("--d-width", type=_positive_int, metavar="W", help="discriminator width only")
+    g.add_argument("--g-width", type=positive_int, metavar="W", help="generator width only")
+    g.add_argument("--d-width", type=positive_int, metavar="W", help="discriminator width only")
     g.add_argument(
         "--latent-length",
-        type=_positive_int,
+        type=positive_int,
         metavar="L",
         help="symbols per latent (mnist 25, anime/folders 100)",
     )
     g.add_argument(
         "--image-size",
-        type=_positive_int,
+        type=positive_int,
         metavar="S",
         help="folders: side of the centre-cropped square (default 64)",
     )
@@ -89,17 +63,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-spectral-norm", action="store_true", help="plain discriminator")
     g.add_argument(
         "--ema-half-life",
-        type=_nonneg_float,
+        type=nonneg_float,
         metavar="IMAGES",
         help="half-life of the generator EMA in images (default 10000)",
     )
-    g.add_argument("--seed", type=_seed_int, help="seed of weights, data order, latents (0)")
+    g.add_argument("--seed", type=integer, help="seed of weights, data order, latents (0)")
     g.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="train on the first N images only"
+        "--limit", type=positive_int, metavar="N", help="train on the first N images only"
     )
     g.add_argument(
         "--sample-seeds",
-        type=_seed_int,
+        type=integer,
         nargs="+",
         metavar="S",
         help="seeds of the per-epoch sample grid (default 0..63)",
@@ -115,13 +89,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="epochs in total (default 20; may be raised on --resume)",
     )
     r.add_argument(
         "--max-steps",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="stop after N steps in total (a checkpoint is written)",
     )
@@ -134,13 +108,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     r.add_argument(
         "--checkpoint-every",
-        type=_positive_int,
+        type=positive_int,
         metavar="STEPS",
         help="also checkpoint every STEPS steps (always at each epoch's end)",
     )
     r.add_argument(
         "--log-every",
-        type=_positive_int,
+        type=positive_int,
         default=50,
         metavar="STEPS",
         help="steps between loss readings (progress bar, TensorBoard; 50)",
@@ -162,9 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME_OR_PATH",
         help="a shipped model name or a model/run folder",
     )
-    p.add_argument("--seeds", type=_seed_int, nargs="+", required=True, metavar="S")
+    p.add_argument("--seeds", type=integer, nargs="+", required=True, metavar="S")
     p.add_argument("-o", "--output", required=True, help="PNG grid to write")
-    p.add_argument("--nrow", type=_positive_int, help="images per row (default: square grid)")
+    p.add_argument("--nrow", type=positive_int, help="images per row (default: square grid)")
     p.add_argument("--device", help="cpu (default), cuda or cuda:N")
     p.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     p.set_defaults(func=cmd_generate)
