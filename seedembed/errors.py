@@ -33,3 +33,7 @@ class FormatError(SeedembedError):
 
 class SearchError(SeedembedError):
     """A seed search cannot run: unknown strategy, bad images or latents, no finite seed space."""
+
+
+class MetricError(SeedembedError):
+    """A metric cannot be computed: unknown name, missing inputs, or images it cannot judge."""

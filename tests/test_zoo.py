@@ -17,7 +17,7 @@ from seedembed.cli import main
 from seedembed.errors import ModelError
 from seedembed.models import generate
 
-SHIPPED = ["mnist-524287", "mnist-5101"]
+SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
 
 
 def test_shipped_models_are_installed_and_small():
@@ -45,6 +45,19 @@ def test_card_records_command_commit_time_machine(name):
     assert "H200" in cfg["machine"] and cfg["machine"] in card
     assert cfg["train"]["prf"] == zoo.load_generator(name).prf.spec
     assert name.split("-")[1] in cfg["train"]["prf"]
+
+
+def test_default_model_records_its_codebook_fine_tuning():
+    folder = zoo.ZOO_DIR / "mnist-524287"
+    ft = json.loads((folder / "config.json").read_text())["finetune"]
+    card = (folder / "card.md").read_text()
+    assert "finetune" in ft["command"] and ft["command"] in card
+    assert re.fullmatch(r"[0-9a-f]{40}", ft["commit"]) and ft["commit"] in card
+    assert ft["source"]["fingerprint"] == zoo.load_generator("mnist-524287-gan").fingerprint
+    assert ft["finished_utc"] in card and ft["machine"] in card
+    hist = ft["history"]
+    assert hist[-1]["train_mse"] < hist[0]["train_mse"]  # the fine-tuning helped the codebook
+    assert "## Codebook fine-tuning" in card and "## Inverse generator" in card
 
 
 def _digit_classifier() -> nn.Module:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "seedembed.cli.prf_cmds",
     "seedembed.cli.train_cmds",
     "seedembed.cli.inverse_cmds",
+    "seedembed.cli.baseline_cmds",
 )
 
 

@@ -1,9 +1,10 @@
-"""Evaluation subcommands: ``search-table`` and ``train-classifier`` (the judge of
-reconstructions)."""
+"""Evaluation subcommands: ``evaluate``, ``reproduce``, ``plot``, ``report``, ``search-table`` and
+``train-classifier`` (the judge of reconstructions)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from seedembed.cli.args import integer, positive_int
 from seedembed.search import STRATEGIES
@@ -28,6 +29,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result as JSON here")
     p.set_defaults(func=cmd_search_table)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="measure one model (or baseline) on a data set; JSON like CompressAI's eval_model",
+        description="Encode and decode a data set split with a model and a search strategy (or "
+        "a baseline), and print the metrics as JSON: MSE on both scales, PSNR, SSIM, exact bits "
+        "per image, encode/decode time, the classifier test on MNIST, FID with --fid, seed "
+        "recovery on --split synthetic.",
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", metavar="NAME_OR_DIR", help="a shipped model or model folder")
+    who.add_argument("--baseline", metavar="NAME", help="ae7, ae14-q8, kmeans-5101, ...")
+    p.add_argument("--dataset", default="mnist", help="mnist (default), anime-faces or a folder")
+    p.add_argument("--split", default="test", choices=("test", "train", "synthetic"))
+    p.add_argument("--search", default="image", choices=STRATEGIES, help="(image)")
+    p.add_argument("--n", type=positive_int, help="first N images (default: all; synthetic 1000)")
+    p.add_argument("--fid", action="store_true", help="also Inception FID (and digit FID)")
+    p.add_argument("--fid-n", type=positive_int, metavar="N", help="images per FID side (all)")
+    p.add_argument("--metrics", nargs="+", metavar="M", help="registered metrics to compute")
+    p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", metavar="PATH", help="also write the JSON here")
+    p.add_argument("--jsonl", metavar="PATH", help="append one line per metric here")
+    p.set_defaults(func=cmd_evaluate)
+
+    from seedembed.experiments.tables import TABLES
+
+    p = sub.add_parser(
+        "reproduce",
+        help="one table of the thesis, our rows beside the thesis' (randomness, mnist-test, ...)",
+    )
+    p.add_argument("table", choices=list(TABLES), metavar="TABLE", help=", ".join(TABLES))
+    p.add_argument("--quick", action="store_true", help="subsets, so that it runs in CI")
+    p.add_argument("--no-fid", action="store_true", help="skip the FID columns (the slow ones)")
+    p.add_argument("--json", metavar="PATH", help="also write the table as JSON")
+    p.add_argument("--markdown", action="store_true", help="print markdown instead of text")
+    p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("plot", help="rate-distortion curves from evaluate/reproduce JSON files")
+    p.add_argument("inputs", nargs="+", metavar="JSON")
+    p.add_argument("-o", "--output", default="rd.png", help="PNG to write (rd.png)")
+    p.add_argument("--title", default="", help="figure title")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "report", help="reproduce every table that has its models and write docs/results.md"
+    )
+    p.add_argument("-o", "--output", default="docs/results.md", help="(docs/results.md)")
+    p.add_argument("--quick", action="store_true", help="subsets (a smoke test of the report)")
+    p.add_argument("--no-fid", action="store_true", help="skip the FID columns")
+    p.add_argument("--tables", nargs="+", choices=list(TABLES), metavar="TABLE")
+    p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_report)
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -60,4 +117,93 @@ def cmd_search_table(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
+    return 0
+
+
+def _write_json(path: str, doc: dict) -> None:
+    import json
+    from pathlib import Path
+
+    from seedembed.errors import DataError
+
+    try:
+        Path(path).write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write {path!r}: {exc}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from seedembed.errors import MetricError
+    from seedembed.evaluation import evaluate, load_images, make_method, strip, synthetic_images
+    from seedembed.metrics.registry import is_valid_metric, list_valid_metrics, report_metric
+
+    for m in args.metrics or []:
+        if not is_valid_metric(m):
+            raise MetricError(f"unknown metric {m!r} (known: {', '.join(list_valid_metrics())})")
+    spec = f"baseline:{args.baseline}" if args.baseline else args.model
+    method = make_method(spec, search=args.search, device=args.device, data_root=args.data_root)
+    if args.split == "synthetic":
+        if args.baseline:
+            raise MetricError("--split synthetic needs --model (images made from known seeds)")
+        images = synthetic_images(method.codec, args.n or 1000)
+    else:
+        images = load_images(args.dataset, args.split, args.n, data_root=args.data_root)
+    result = strip(
+        evaluate(
+            method,
+            images,
+            metrics=tuple(args.metrics) if args.metrics else None,
+            fid=args.fid,
+            fid_n=args.fid_n,
+            device=args.device,
+        )
+    )
+    print(json.dumps(result, indent=2))
+    if args.json:
+        _write_json(args.json, result)
+    if args.jsonl:
+        for name, secs in result["metric_seconds"].items():
+            report_metric({"metric": name, "total_time": secs}, args.jsonl, name=result["name"])
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from seedembed.experiments.tables import Session, format_markdown, format_text, reproduce
+
+    session = Session(
+        quick=args.quick,
+        data_root=args.data_root,
+        device=args.device,
+        fid=not args.no_fid,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
+    table = reproduce(args.table, session)
+    print(format_markdown(table) if args.markdown else format_text(table))
+    if args.json:
+        _write_json(args.json, table.to_dict())
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from seedembed.evaluation.plot import plot_rd
+
+    print(f"wrote {plot_rd(args.inputs, args.output, args.title)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from seedembed.experiments.report import write_report
+    from seedembed.experiments.tables import TABLES, Session
+
+    session = Session(
+        quick=args.quick,
+        data_root=args.data_root,
+        device=args.device,
+        fid=not args.no_fid,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
+    out = write_report(args.output, session, tables=tuple(args.tables or TABLES))
+    print(f"wrote {out}")
     return 0

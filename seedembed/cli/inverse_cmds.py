@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="CPU threads (torch default: all cores; 1 is fastest on a busy shared CPU)",
     )
     p.add_argument("--out", metavar="DIR", help="write here instead of the model folder")
+    p.add_argument(
+        "--init",
+        metavar="NAME_OR_DIR",
+        help="start from the inverse generator of this model (e.g. the one a fine-tuned "
+        "generator came from) instead of random weights",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run checkpointed there")
     p.add_argument("--overwrite", action="store_true", help="replace an existing inverse")
     p.add_argument("--max-steps", type=positive_int, metavar="N", help="stop at step N (resumable)")
@@ -110,6 +116,7 @@ def cmd_train_inverse(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         keep_checkpoint=args.keep_checkpoint,
         max_steps=args.max_steps,
+        init=args.init,
     )
     if result.step < args.steps:
         how = "interrupted" if result.interrupted else "stopped"

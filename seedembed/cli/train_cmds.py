@@ -143,6 +143,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     p.set_defaults(func=cmd_generate)
 
+    p = sub.add_parser(
+        "finetune-codebook",
+        help="fine-tune a generator as a codebook of its training set (k-means through G)",
+        description="Alternate an exact image search of every training image (its best seed) "
+        "and an update of G that pulls each assigned seed's image towards its image, plus a "
+        "weighted adversarial loss that keeps outputs sharp. Writes a model folder to --out "
+        "(retrain its inverse generator with `seedembed train-inverse --model OUT --init MODEL`).",
+    )
+    p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="the trained GAN")
+    p.add_argument("--out", required=True, metavar="DIR", help="run / model folder to write")
+    p.add_argument("--rounds", type=positive_int, default=5, help="assignment rounds (5)")
+    p.add_argument(
+        "--epochs-per-round", type=positive_int, default=2, metavar="E", help="updates (2)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=128, metavar="B", help="(128)")
+    p.add_argument("--lr", type=nonneg_float, default=1e-4, help="Adam lr of G; D gets 2x")
+    p.add_argument(
+        "--adv-weight",
+        type=nonneg_float,
+        default=0.02,
+        metavar="W",
+        help="weight of the adversarial loss beside the reconstruction MSE (0.02)",
+    )
+    p.add_argument("--d-warmup", type=integer, default=300, metavar="STEPS", help="(300)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="first N training images")
+    p.add_argument(
+        "--eval-images", type=integer, default=2000, metavar="N", help="test images (2000)"
+    )
+    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
+    p.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_finetune_codebook)
+
 
 def _model_config(args: argparse.Namespace, dataset: str):
     from seedembed.models import GanConfig
@@ -259,4 +294,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise DataError(f"cannot write {args.output!r}: {exc}") from None
     print(f"wrote {path}: {len(images)} images of {loaded.path} ({loaded.prf.spec})")
+    return 0
+
+
+def cmd_finetune_codebook(args: argparse.Namespace) -> int:
+    from seedembed.train.codebook import FinetuneConfig, finetune_codebook
+    from seedembed.train.distributed import resolve_device
+
+    config = FinetuneConfig(
+        rounds=args.rounds,
+        epochs_per_round=args.epochs_per_round,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        adv_weight=args.adv_weight,
+        d_warmup_steps=args.d_warmup,
+        limit=args.limit,
+        eval_images=args.eval_images,
+        seed=args.seed,
+    )
+    out = finetune_codebook(
+        args.model,
+        args.out,
+        config,
+        data_root=args.data_root,
+        device=str(resolve_device(args.device or "cpu")),
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(f"wrote the fine-tuned model {out} (history in {out}/finetune.json)")
     return 0

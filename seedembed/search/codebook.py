@@ -483,6 +483,15 @@ def load_codebook(
     raise AssertionError("unreachable")
 
 
+def forget(fingerprint: str, cache_dir: str | os.PathLike | None = None) -> None:
+    """Delete a codebook and its stamp and drop it from the process (stale after training)."""
+    path = codebook_path(fingerprint, cache_dir)
+    for key in [k for k in _LOADED if k[0] == str(path)]:
+        del _LOADED[key]
+    for p in (path, _stamp_path(path)):
+        p.unlink(missing_ok=True)
+
+
 def _spot_check(book: Codebook, generator: nn.Module, prf: prf_mod.Prf) -> None:
     rng = np.random.default_rng()
     rows = torch.from_numpy(rng.choice(book.count, min(SPOT_ROWS, book.count), replace=False))

@@ -392,11 +392,14 @@ def train_inverse(
     data_root: str | None = None,
     keep_checkpoint: bool = False,
     max_steps: int | None = None,
+    init: str | os.PathLike | None = None,
 ) -> InverseResult:
     """Train E for ``model`` (a shipped name or a model folder); writes into ``out_dir``.
 
     ``out_dir`` defaults to the model folder itself. ``max_steps`` stops early (with a
     checkpoint) without changing the schedule, which is how tests and interruptions split a run.
+    ``init`` (a folder holding an inverse generator of the same architecture) warm-starts E:
+    after fine-tuning a generator, its old inverse is a far better start than random weights.
     """
     from seedembed.zoo import load_generator
 
@@ -433,6 +436,16 @@ def train_inverse(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         E = InverseGenerator(E_cfg)
+    if init is not None and not stored:
+        from seedembed.zoo import model_path
+
+        start, _ = read_inverse(model_path(init))
+        if start.config != E_cfg:
+            raise ModelError(
+                f"--init {str(init)!r}: its inverse generator has another architecture "
+                f"({start.config.to_dict()}) than this one ({E_cfg.to_dict()})"
+            )
+        E.load_state_dict(start.state_dict())
     E.to(dev).train()
     opt = torch.optim.Adam(E.parameters(), lr=config.lr, betas=config.betas)
     gen = torch.Generator().manual_seed(config.seed)
@@ -445,6 +458,8 @@ def train_inverse(
         "machine": machine(dev, 1),
         "started_utc": utc_now(),
     }
+    if init is not None:
+        run_info["init_from"] = str(init)
     if stored:
         ckpt.load_module(E, ckpt.module_state(stored_tensors, "E"), "checkpoint E")
         opt.load_state_dict(ckpt.unflatten_optimizer("opt", stored_tensors, stored["optimizer"]))

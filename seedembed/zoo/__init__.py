@@ -29,6 +29,7 @@ ZOO_DIR = Path(__file__).resolve().parent
 REGISTRY: dict[str, str] = {
     "mnist-524287": "MNIST digits, LCG m=524287 (19-bit seeds), 25-symbol latent",
     "mnist-5101": "MNIST digits, LCG m=5101 (13-bit seeds), 25-symbol latent",
+    "mnist-524287-gan": "MNIST digits, LCG m=524287, the plain GAN before codebook fine-tuning",
 }
 
 
@@ -207,10 +208,84 @@ Architecture (`config.json` → `train.model`):
 
 `samples.png`: seeds 0..63 (row-major, 8 per row), from
 `seedembed generate --model {name} --seeds $(seq 0 63) -o samples.png`.
-{notes}
+{_finetune_section(cfg.get("finetune"))}{notes}
 """
     (dest / "card.md").write_text(card)
     return dest
+
+
+def inverse_card_section(folder: str | os.PathLike) -> str:
+    """The card's paragraph on a model folder's inverse generator, from its ``inverse.json``."""
+    doc = inverse_info(folder)
+    m, t = doc.get("metrics") or {}, doc["train"]
+    start = (
+        f", warm-started from the inverse generator of `{doc['init_from']}`"
+        if doc.get("init_from")
+        else ""
+    )
+    if doc.get("init_note"):
+        start = f" ({doc['init_note']})"
+    return f"""
+## Inverse generator
+
+`inverse.safetensors` + `inverse.json`: E (image -> {doc["architecture"]["latent_length"]}-symbol
+latent), {doc["parameters"]:,} parameters, {t["steps"]:,} steps at batch {t["batch_size"]} on the
+{"GPU" if "GPU" in str(doc.get("machine")) else "CPU"}{start}, trained against this generator's
+fingerprint `{doc["generator_fingerprint"][:16]}...`. On {m.get("heldout_seeds")} held-out seeds:
+latent MSE {m.get("latent_mse_prf")}, exact latent search recovers the seed
+{100 * m.get("seed_recovery", 0):.1f}% of the time. The command, commit, machine and UTC times
+are in `inverse.json`.
+"""
+
+
+def _finetune_section(record: dict | None) -> str:
+    """The card's account of a codebook fine-tuning (``seedembed finetune-codebook``)."""
+    if not record:
+        return ""
+    c = record["config"]
+    rows = "\n".join(
+        f"| {h['round']} | {h['train_mse']:.4f} | {h['distinct_seeds']:,} | "
+        + (
+            f"{h['test_mse']:.4f} | {h['test_ssim']:.3f}"
+            if h.get("test_mse") is not None
+            else "- | -"
+        )
+        + f" | {h.get('assign_s', '-')} | {h.get('update_s', '-')} |"
+        for h in record["history"]
+    )
+    head = (
+        f"| round | train MSE[-1,1] | seeds in use | test MSE[-1,1] ({c['eval_images']} digits) "
+        "| test SSIM | assign s | update s |"
+    )
+    return f"""
+## Codebook fine-tuning
+
+After the GAN training above, the generator was fine-tuned as a codebook of the training set
+(k-means through the generator, `seedembed.train.codebook`): each round assigns every training
+image its best seed by exact image search, then trains G on the reconstruction MSE of those
+pairs plus {c["adv_weight"]} x the adversarial loss of a discriminator trained beside it.
+{c["rounds"]} rounds of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
+(source fingerprint `{record["source"]["fingerprint"][:16]}...`). Row r is the assignment
+made after r updates: row 0 measures the plain GAN, the last row the shipped generator.
+
+{head}
+| --- | --- | --- | --- | --- | --- | --- |
+{rows}
+
+Command (commit `{record.get("commit")}`, {record.get("machine")}, {record.get("started_utc")}
+to {record.get("finished_utc")}, {record.get("wall_time_s")} s):
+
+```
+{record.get("command")}
+```
+{_resumes(record)}"""
+
+
+def _resumes(record: dict) -> str:
+    lines = [f"\n{record['command_note']}\n"] if record.get("command_note") else []
+    for r in record.get("resumes", []):
+        lines.append(f"\nResumed at {r['utc']} with:\n\n```\n{r['command']}\n```\n")
+    return "".join(lines)
 
 
 __all__ = [
@@ -219,6 +294,7 @@ __all__ = [
     "LoadedGenerator",
     "available",
     "export_run",
+    "inverse_card_section",
     "inverse_info",
     "load_generator",
     "load_inverse",

@@ -1,0 +1,83 @@
+"""Baseline subcommand: ``train-baseline`` (autoencoders, k-means codebooks, nearest training
+digit; see seedembed.baselines)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from seedembed.baselines import NAMES
+
+    p = sub.add_parser(
+        "train-baseline",
+        help="train and cache the baselines the seed codec is compared with",
+        description="Train (when not cached, or with --force) and cache each named baseline, "
+        "then measure it on the 10,000 MNIST test digits: one line per baseline with its bits "
+        "per image, MSE on [0,1] and [-1,1], PSNR, SSIM (whole image; interior = without the "
+        "5-pixel border, skimage's convention) and training seconds. "
+        f"Names: {', '.join(NAMES)} (also ae<d>[-q8], kmeans-<k>).",
+    )
+    p.add_argument("names", nargs="+", metavar="NAME", help="baselines to train")
+    p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
+    p.add_argument(
+        "--cache-dir", help="artefact folder (default $SEEDEMBED_CACHE/baselines or ~/.cache/...)"
+    )
+    p.add_argument("--force", action="store_true", help="retrain even when cached")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="one progress line per epoch on stderr"
+    )
+    p.set_defaults(func=cmd_train_baseline)
+
+
+def cmd_train_baseline(args: argparse.Namespace) -> int:
+    from seedembed.baselines import (
+        artefact_paths,
+        evaluate,
+        load_baseline,
+        parse_name,
+        train_baseline,
+    )
+    from seedembed.data.mnist import Mnist
+
+    names = list(dict.fromkeys(args.names))
+    keys = {name: parse_name(name)[1] for name in names}  # every name checked before any work
+    test = Mnist(args.data_root, train=False).as_uint8().float().div_(255)
+
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    trained: set[str] = set()
+    for name in names:
+        key = keys[name]
+        if args.force and key not in trained and key != "nearest-train":
+            baseline = train_baseline(
+                name,
+                data_root=args.data_root,
+                cache_dir=args.cache_dir,
+                log=note,
+                progress=note if args.verbose else None,
+            )
+        else:
+            baseline = load_baseline(
+                name,
+                data_root=args.data_root,
+                cache_dir=args.cache_dir,
+                log=note,
+                progress=note if args.verbose else None,
+            )
+        trained.add(key)
+        r = evaluate(baseline, test)
+        seconds = baseline.info.get("train_seconds")
+        made = f"trained in {seconds:.1f} s" if seconds is not None else "no training"
+        where = artefact_paths(key, args.cache_dir)[0] if key != "nearest-train" else "MNIST"
+        print(
+            f"{name}: {r['bits']:.2f} bits ({r['bits_ceil']} stored), "
+            f"MSE[0,1] {r['mse_01']:.4f}, MSE[-1,1] {r['mse_m11']:.4f}, "
+            f"PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f} (interior {r['ssim_interior']:.3f}) "
+            f"on {r['n']} test digits; "
+            f"{made}, reconstructed in {r['reconstruct_seconds']:.1f} s ({where})",
+            flush=True,
+        )
+    return 0

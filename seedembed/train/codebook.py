@@ -1,0 +1,312 @@
+"""Codebook fine-tuning: train a GAN's generator for what the codec needs (issue 9).
+
+With one seed per image the codec is exactly as good as its codebook G(PRF(0..m-1)). A GAN
+trained only against a discriminator spreads those m images over realistic samples, not over
+where real images lie. This module runs k-means through the generator, as Implicit Maximum
+Likelihood Estimation (Li & Malik, 2018) does with fresh samples, here with the model's own
+fixed seed space:
+
+1. assignment: every training image gets its best seed by the codec's exact image search;
+2. update: G lowers ``||G(PRF(seed)) - x||^2`` of each image from its assigned seed, plus
+   ``adv_weight`` times the non-saturating GAN loss against a discriminator that keeps training
+   beside it (from scratch: the shipped models carry no discriminator), so outputs stay sharp.
+
+Each round rebuilds the codebook of the updated generator and re-assigns. The generator is
+trained in inference mode (batch norm on its running statistics), so what is trained is
+exactly what the codec renders. A run folder holds ``finetune.json`` (history) and, after each
+round, a resumable checkpoint; the result is a model folder any command accepts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from seedembed import prf as prf_mod
+from seedembed.data import load_uint8, open_dataset, to_float
+from seedembed.errors import CheckpointError, ModelError
+from seedembed.metrics import ssim
+from seedembed.models import Discriminator, GanConfig
+from seedembed.models.config import checked_dict
+from seedembed.search import codebook as cb
+from seedembed.search.strategies import _fingerprint, find_seeds
+from seedembed.train import checkpoint as ckpt
+from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
+
+STATE = "finetune-checkpoint.safetensors"
+HISTORY = "finetune.json"
+FORMAT = "seedembed-finetune/1"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Settings of a fine-tuning run (stored in the run and in the model's config.json)."""
+
+    rounds: int = 6
+    epochs_per_round: int = 1
+    batch_size: int = 128
+    lr: float = 1e-4
+    adv_weight: float = 0.02
+    d_warmup_steps: int = 300
+    d_width: int | None = None
+    limit: int | None = None
+    eval_images: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "epochs_per_round", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("d_warmup_steps", "eval_images"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ModelError(f"lr must be > 0, got {self.lr!r}")
+        if not (isinstance(self.adv_weight, (int, float)) and self.adv_weight >= 0):
+            raise ModelError(f"adv_weight must be >= 0, got {self.adv_weight!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ModelError(f"limit must be an integer >= 1, got {self.limit!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        return cls(**checked_dict(cls, data, "fine-tuning config"))
+
+
+@dataclass
+class Assignment:
+    """One assignment pass: the seed of every training image and how well it fits."""
+
+    seeds: torch.Tensor
+    train_mse: float
+    distinct: int
+    test_mse: float | None
+    test_ssim: float | None
+    seconds: float
+
+
+def assign(
+    G: torch.nn.Module,
+    prf: prf_mod.Prf,
+    train_x: torch.Tensor,
+    test_x: torch.Tensor | None,
+    cache_dir: Path,
+    device: torch.device,
+    progress: bool,
+) -> Assignment:
+    """Exact image search of the training (and evaluation) images in G's fresh codebook.
+
+    The codebook is built in ``cache_dir`` and deleted afterwards: it is stale after the next
+    update, and it is 1.8 GiB for m = 524287 digits.
+    """
+    t0 = time.perf_counter()
+    fingerprint = _fingerprint(G, prf)
+    kw = dict(generator=G, prf=prf, strategy="image", fingerprint=fingerprint)
+    kw.update(cache_dir=cache_dir, device=device, progress=progress)
+    try:
+        res = find_seeds(train_x, **kw)
+        test_mse = test_ssim = None
+        if test_x is not None and len(test_x):
+            tres = find_seeds(test_x, **kw)
+            recon = cb.render(G, prf, tres.seeds, device).reshape(test_x.shape).cpu()
+            test_mse = float(tres.image_mse.mean())
+            test_ssim = float(ssim((recon + 1) / 2, (test_x + 1) / 2).mean())
+    finally:
+        cb.forget(fingerprint, cache_dir)
+    return Assignment(
+        res.seeds,
+        float(res.image_mse.mean()),
+        int(res.seeds.unique().numel()),
+        test_mse,
+        test_ssim,
+        time.perf_counter() - t0,
+    )
+
+
+def _step_d(D, opt_d, real: torch.Tensor, fake: torch.Tensor) -> float:
+    logits = D(torch.cat([real, fake.detach()]))
+    n = len(real)
+    loss = F.softplus(-logits[:n]).mean() + F.softplus(logits[n:]).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return float(loss.detach())
+
+
+def finetune_codebook(
+    model: str,
+    out_dir: str | Path,
+    config: FinetuneConfig,
+    *,
+    data_root: str | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+    max_rounds: int | None = None,
+) -> Path:
+    """Fine-tune ``model``'s generator as a codebook of its training set; returns ``out_dir``.
+
+    ``out_dir`` ends up a model folder (``generator.safetensors`` + ``config.json`` with a
+    ``finetune`` record: settings, per-round history, the source fingerprint, command, commit,
+    machine and times), so ``train-inverse``, ``encode`` and the zoo export take it as it is.
+    ``max_rounds`` stops after that many rounds of this call, leaving a checkpoint that
+    ``resume=True`` continues exactly (the random state and both optimisers are saved).
+    """
+    from seedembed.zoo import load_generator
+
+    dev = torch.device(device)
+    out = Path(out_dir)
+    src = load_generator(model, device=dev)
+    train_cfg = src.config["train"]
+    if resume:
+        tensors, state = ckpt.read_tensors_and_state(out / STATE, FORMAT, "fine-tuning checkpoint")
+        stored = FinetuneConfig.from_dict(state["config"])
+        if replace(stored, rounds=config.rounds) != config:
+            raise CheckpointError(
+                f"{str(out)!r} was fine-tuned with other settings (only --rounds may change on "
+                "resume): start a new --out instead"
+            )
+    elif (out / STATE).exists() or (out / ckpt.GENERATOR).exists():
+        raise CheckpointError(f"{str(out)!r} already holds a run: pass --resume or a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    G = copy.deepcopy(src.generator).to(dev).eval().requires_grad_(True)
+    d_cfg = GanConfig.from_dict(
+        {**G.config.to_dict(), "d_width": config.d_width or G.config.d_width}
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        D = Discriminator(d_cfg).to(dev)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr * 2, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(config.seed)
+    record: dict[str, Any] = {
+        "config": asdict(config),
+        "source": {"model": str(model), "fingerprint": src.fingerprint},
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(dev, 1),
+        "started_utc": utc_now(),
+        "history": [],
+    }
+    round0, wall_before = 0, 0.0
+    if resume:
+        ckpt.load_module(G, ckpt.module_state(tensors, "G"), "checkpoint G")
+        ckpt.load_module(D, ckpt.module_state(tensors, "D"), "checkpoint D")
+        opt_g.load_state_dict(ckpt.unflatten_optimizer("opt_g", tensors, state["opt_g"]))
+        opt_d.load_state_dict(ckpt.unflatten_optimizer("opt_d", tensors, state["opt_d"]))
+        gen.set_state(tensors["rng"])
+        round0, record = int(state["round"]), state["record"]
+        record["config"] = asdict(config)
+        wall_before = float(record.get("wall_time_s", 0.0))
+        record.setdefault("resumes", []).append({"command": command_line(), "utc": utc_now()})
+
+    ds = open_dataset(train_cfg["dataset"], data_root, train=True)
+    train_x = to_float(load_uint8(ds, config.limit))
+    test_x = None
+    if config.eval_images:
+        test_ds = open_dataset(train_cfg["dataset"], data_root, train=False)
+        test_x = to_float(load_uint8(test_ds, config.eval_images))
+    prf, L = src.prf, G.config.latent_length
+    size = prf.size
+    cache = out / "codebook-cache"
+
+    def save_state(next_round: int) -> None:
+        tensors = {f"G/{k}": v for k, v in G.state_dict().items()}
+        tensors.update({f"D/{k}": v for k, v in D.state_dict().items()})
+        tg, mg = ckpt.flatten_optimizer("opt_g", opt_g.state_dict())
+        td, md = ckpt.flatten_optimizer("opt_d", opt_d.state_dict())
+        tensors.update(tg | td)
+        tensors["rng"] = gen.get_state()
+        record["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 1)
+        meta = {"format": FORMAT, "config": asdict(config), "round": next_round}
+        meta.update(opt_g=mg, opt_d=md, record=record)
+        ckpt.atomic_save_tensors(tensors, out / STATE, {"seedembed": json.dumps(meta)})
+
+    def random_latents(n: int) -> torch.Tensor:
+        seeds = torch.randint(0, size, (n,), generator=gen)
+        return prf.sequences(seeds, L, device=dev)
+
+    def report(r: int, a: Assignment, extra: dict) -> None:
+        entry = {
+            "round": r,
+            "train_mse": a.train_mse,
+            "distinct_seeds": a.distinct,
+            "test_mse": a.test_mse,
+            "test_ssim": a.test_ssim,
+            "assign_s": round(a.seconds, 1),
+            **extra,
+        }
+        record["history"].append(entry)
+        (out / HISTORY).write_text(json.dumps(record, indent=2) + "\n")
+        log(json.dumps(entry))
+
+    t_start = time.perf_counter()
+    for r in range(round0, config.rounds):
+        if max_rounds is not None and r - round0 >= max_rounds:
+            save_state(r)
+            return out
+        G.eval()
+        a = assign(G, prf, train_x, test_x, cache, dev, progress)
+        if r == 0 and config.d_warmup_steps:
+            for _ in range(config.d_warmup_steps):
+                idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
+                with torch.no_grad():
+                    fake = G(random_latents(config.batch_size))
+                _step_d(D, opt_d, train_x[idx].to(dev), fake)
+        z_all = prf.sequences(a.seeds, L)
+        t0, losses = time.perf_counter(), torch.zeros(3)
+        steps = 0
+        for _ in range(config.epochs_per_round):
+            order = torch.randperm(len(train_x), generator=gen)
+            for i in range(0, len(order) - config.batch_size + 1, config.batch_size):
+                idx = order[i : i + config.batch_size]
+                x, z = train_x[idx].to(dev), z_all[idx].to(dev)
+                recon = G(z)
+                fake = G(random_latents(config.batch_size))
+                d_loss = _step_d(D, opt_d, x, torch.cat([recon, fake]))
+                rec_loss = F.mse_loss(recon, x)
+                loss = rec_loss
+                if config.adv_weight:
+                    D.requires_grad_(False)
+                    adv = F.softplus(-D(torch.cat([recon, fake]))).mean()
+                    D.requires_grad_(True)
+                    loss = loss + config.adv_weight * adv
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_g.step()
+                losses += torch.tensor([rec_loss.detach().item(), d_loss, loss.detach().item()])
+                steps += 1
+        mean = (losses / max(steps, 1)).tolist()
+        report(
+            r,
+            a,
+            {
+                "update_s": round(time.perf_counter() - t0, 1),
+                "steps": steps,
+                "rec_mse": mean[0],
+                "d_loss": mean[1],
+            },
+        )
+        save_state(r + 1)
+    G.eval()
+    final = assign(G, prf, train_x, test_x, cache, dev, progress)
+    report(config.rounds, final, {"final": True})
+    shutil.rmtree(cache, ignore_errors=True)
+    record["finished_utc"] = utc_now()
+    record["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 1)
+    config_doc = {k: v for k, v in src.config.items() if k != "format"}
+    config_doc["finetune"] = {**record, "history": record["history"]}
+    ckpt.save_model(out, G.requires_grad_(False), config_doc)
+    (out / HISTORY).write_text(json.dumps(record, indent=2) + "\n")
+    (out / STATE).unlink(missing_ok=True)
+    return out

@@ -1,0 +1,126 @@
+"""Codebook fine-tuning (k-means through the generator) and the warm-started inverse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seedembed.cli import main
+from seedembed.errors import CheckpointError, ModelError
+from seedembed.train.codebook import HISTORY, STATE, FinetuneConfig, finetune_codebook
+from seedembed.zoo import load_generator
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _mnist_or_skip():
+    from seedembed.data.mnist import Mnist
+
+    try:
+        Mnist(None, train=False)
+    except Exception as exc:  # noqa: BLE001 - any reason the data is absent
+        pytest.skip(f"MNIST not available: {exc}")
+
+
+CFG = FinetuneConfig(rounds=2, limit=256, eval_images=64, d_warmup_steps=5, lr=5e-4)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """Two rounds on 256 digits of mnist-5101 (its 5,101-image codebook builds in a second)."""
+    _mnist_or_skip()
+    out = tmp_path_factory.mktemp("ft")
+    finetune_codebook("mnist-5101", out, CFG, progress=False, log=lambda _: None)
+    return out
+
+
+def test_fine_tuning_lowers_the_training_error_and_writes_a_model(tuned):
+    record = json.loads((tuned / HISTORY).read_text())
+    hist = record["history"]
+    assert [h["round"] for h in hist] == [0, 1, 2]
+    assert hist[-1]["train_mse"] < hist[0]["train_mse"]  # the k-means step works
+    assert all(0 < h["distinct_seeds"] <= 256 for h in hist)
+    assert hist[0]["test_mse"] is not None and 0 < hist[0]["test_ssim"] < 1
+    src, new = load_generator("mnist-5101"), load_generator(tuned)
+    assert new.fingerprint != src.fingerprint
+    assert new.config["finetune"]["source"]["fingerprint"] == src.fingerprint
+    assert new.config["finetune"]["commit"] and new.config["finetune"]["command"]
+    assert not (tuned / STATE).exists()  # a finished run keeps no checkpoint
+    assert not (tuned / "codebook-cache").exists()  # nor its 1.8 GB codebooks
+
+
+def test_a_finished_folder_is_not_overwritten(tuned):
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        finetune_codebook("mnist-5101", tuned, FinetuneConfig(rounds=1), progress=False)
+
+
+def test_an_interrupted_run_resumes_to_the_same_model(tuned, tmp_path):
+    out = tmp_path / "run"
+    finetune_codebook("mnist-5101", out, CFG, progress=False, log=lambda _: None, max_rounds=1)
+    assert (out / STATE).is_file() and not (out / "generator.safetensors").exists()
+    finetune_codebook("mnist-5101", out, CFG, resume=True, progress=False, log=lambda _: None)
+    a, b = load_generator(tuned), load_generator(out)
+    assert a.fingerprint == b.fingerprint  # bit for bit what the uninterrupted run made
+    assert len(json.loads((out / HISTORY).read_text())["resumes"]) == 1
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    _mnist_or_skip()
+    out = tmp_path / "run"
+    finetune_codebook("mnist-5101", out, CFG, progress=False, log=lambda _: None, max_rounds=0)
+    other = FinetuneConfig(**{**CFG.__dict__, "lr": 1e-3})
+    with pytest.raises(CheckpointError, match="other settings"):
+        finetune_codebook("mnist-5101", out, other, resume=True, progress=False)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ModelError, match="rounds"):
+        FinetuneConfig(rounds=0)
+    with pytest.raises(ModelError, match="adv_weight"):
+        FinetuneConfig(adv_weight=-1)
+
+
+def test_cli_finetune_bad_input_exits_2(tmp_path, capsys):
+    code = main(["finetune-codebook", "--model", "nope", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_inverse_warm_start_from_the_source_model(tuned, tmp_path, capsys):
+    code = main(
+        [
+            "train-inverse",
+            "--model",
+            str(tuned),
+            "--init",
+            "mnist-5101",
+            "--steps",
+            "3",
+            "--batch-size",
+            "16",
+            "--holdout",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "inverse.json").read_text())
+    assert doc["init_from"] == "mnist-5101"
+    assert doc["generator_fingerprint"] == load_generator(tuned).fingerprint
+    code = main(
+        ["train-inverse", "--model", str(tuned), "--init", "mnist-5101", "--steps", "2",
+         "--width", "8", "--out", str(tmp_path / "w"), "--no-progress"]
+    )  # fmt: skip
+    assert code == 2
+    assert "another architecture" in capsys.readouterr().err
+
+
+def test_training_in_inference_mode_keeps_batch_norm_statistics(tuned):
+    src, new = load_generator("mnist-5101"), load_generator(tuned)
+    for name, buf in src.generator.named_buffers():
+        if "running" in name:
+            assert torch.equal(buf, dict(new.generator.named_buffers())[name])
