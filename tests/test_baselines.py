@@ -42,13 +42,9 @@ def _mnist(train: bool, n: int) -> torch.Tensor:
     return ds.as_uint8(n).float().div_(255)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Training on one thread: with two, a busy machine makes the small steps 15x slower."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(one_thread):
+    """Every test of this module on one torch thread (conftest.one_thread)."""
 
 
 @pytest.fixture(scope="module")

@@ -165,7 +165,9 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("table", ["randomness", "mnist-synthetic", "mnist-classification"])
+@pytest.mark.parametrize(
+    "table", ["randomness", "mnist-synthetic", "mnist-test", "mnist-classification"]
+)
 def test_reproduce_quick(capsys, tmp_path, table):
     _mnist(1)
     out = tmp_path / "t.json"
@@ -180,6 +182,12 @@ def test_reproduce_quick(capsys, tmp_path, table):
     if table == "mnist-synthetic":
         ours = {r["label"]: r["values"] for r in doc["rows"] if r["source"] == "ours"}
         assert ours["seedembed mnist-5101, image search"]["seed_recovery"] == 1.0
+    if table == "mnist-test":
+        ours = {r["label"]: r["values"] for r in doc["rows"] if r["source"] != "thesis"}
+        near = ours["nearest training image (60,000)"]  # needs no training, so --quick has it
+        assert near["bits_per_image"] == pytest.approx(15.87, abs=0.01)
+        # numbers.md's limit (0.751) was measured with skimage's cropped SSIM
+        assert abs(near["ssim_crop"] - 0.751) < 0.03 and near["ssim"] > near["ssim_crop"]
     if table == "mnist-classification":
         ours = [r["values"] for r in doc["rows"] if r["source"] == "ours"]
         assert ours[0]["accuracy"] > 0.8  # hybrid search on mnist-524287

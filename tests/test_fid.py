@@ -25,12 +25,8 @@ needs_inception = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread: the eigenvalue problem is much slower when its threads share busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this module on one torch thread (conftest.one_thread)."""
 
 
 def _smooth(n: int, seed: int = 0) -> torch.Tensor:

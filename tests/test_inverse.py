@@ -47,12 +47,8 @@ def _tiny_model(folder: Path, seed: int = 0) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run ~10x faster on one thread than on two busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every test of this module on one torch thread (conftest.one_thread)."""
 
 
 @pytest.fixture(scope="module")

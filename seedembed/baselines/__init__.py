@@ -125,12 +125,10 @@ def parse_name(name: str) -> tuple[str, str, int, bool]:
 
 # -- the cache ---------------------------------------------------------------------------------
 def default_cache_dir() -> Path:
-    """``$SEEDEMBED_CACHE/baselines``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, + seedembed."""
-    root = os.environ.get("SEEDEMBED_CACHE")
-    if root:
-        return Path(root).expanduser() / "baselines"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "seedembed" / "baselines"
+    """Where baselines live: ``user_cache_dir("baselines")``, beside the codebooks."""
+    from seedembed.search.codebook import user_cache_dir
+
+    return user_cache_dir("baselines")
 
 
 def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -169,16 +169,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from seedembed.experiments.tables import Session, format_markdown, format_text, reproduce
+def _session(args: argparse.Namespace):
+    """The reproduction settings of `reproduce` and `report`; progress lines go to stderr."""
+    from seedembed.experiments.tables import Session
 
-    session = Session(
+    return Session(
         quick=args.quick,
         data_root=args.data_root,
         device=args.device,
         fid=not args.no_fid,
         log=lambda msg: print(msg, file=sys.stderr),
     )
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from seedembed.experiments.tables import format_markdown, format_text, reproduce
+
+    session = _session(args)
     table = reproduce(args.table, session)
     print(format_markdown(table) if args.markdown else format_text(table))
     if args.json:
@@ -195,15 +202,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from seedembed.experiments.report import write_report
-    from seedembed.experiments.tables import TABLES, Session
+    from seedembed.experiments.tables import TABLES
 
-    session = Session(
-        quick=args.quick,
-        data_root=args.data_root,
-        device=args.device,
-        fid=not args.no_fid,
-        log=lambda msg: print(msg, file=sys.stderr),
-    )
+    session = _session(args)
     out = write_report(args.output, session, tables=tuple(args.tables or TABLES))
     print(f"wrote {out}")
     return 0

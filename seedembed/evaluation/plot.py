@@ -78,7 +78,9 @@ def plot_rd(paths: list[str | os.PathLike], out: str | os.PathLike, title: str =
     series = [s for p in paths for s in series_from_file(p)]
     if not series:
         raise DataError("none of the files holds a point with bits per image")
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5.2 * len(PANELS), 4.4))
+    legend_rows = (len(series) + 1) // 2
+    height = 4.0 + 0.17 * legend_rows  # the panels keep 4 inches, the legend gets its own room
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5.2 * len(PANELS), height))
     for ax, (key, name) in zip(axes, PANELS, strict=True):
         for s in series:
             pts = [
@@ -104,8 +106,7 @@ def plot_rd(paths: list[str | os.PathLike], out: str | os.PathLike, title: str =
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)
-    rows = (len(labels) + 1) // 2
-    fig.tight_layout(rect=(0, min(0.5, 0.045 * rows + 0.03), 1, 1))
+    fig.tight_layout(rect=(0, (0.17 * legend_rows + 0.15) / height, 1, 1))
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

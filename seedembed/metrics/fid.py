@@ -255,7 +255,8 @@ class FidReference:
         """FID of ``fake`` against the stored real side."""
         self._metric.reset()
         n_fake = self._update(fake, "fake")
-        value = float(self._metric.compute().item())
+        # FID is >= 0; identical sets give a rounding residue of about -1e-5, reported as 0
+        value = max(float(self._metric.compute().item()), 0.0)
         return FidResult(value, self.extractor, self.n_real, n_fake)
 
 

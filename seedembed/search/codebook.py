@@ -61,13 +61,18 @@ MAX_CODEBOOK_BYTES = 64 * 2**30
 SECTIONS = ("images", "image_sqnorms", "codes", "code_sqnorms", "mean", "basis")
 
 
-def default_cache_dir() -> Path:
-    """``$SEEDEMBED_CACHE/codebooks``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, + seedembed."""
+def user_cache_dir(kind: str) -> Path:
+    """``$SEEDEMBED_CACHE/<kind>``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, + seedembed/<kind>."""
     root = os.environ.get("SEEDEMBED_CACHE")
     if root:
-        return Path(root).expanduser() / "codebooks"
+        return Path(root).expanduser() / kind
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "seedembed" / "codebooks"
+    return Path(base) / "seedembed" / kind
+
+
+def default_cache_dir() -> Path:
+    """Where codebooks live: :func:`user_cache_dir` ``("codebooks")``."""
+    return user_cache_dir("codebooks")
 
 
 def codebook_path(fingerprint: str, cache_dir: str | os.PathLike | None = None) -> Path:
