@@ -125,6 +125,11 @@ def test_plot_reads_evaluate_and_table_json(tmp_path, result_5101):
     bad.write_text("{}")
     with pytest.raises(DataError, match="bits_per_image"):
         plot_rd([bad], tmp_path / "x.png")
+    no_rd = tmp_path / "randomness.json"  # a table without distortion columns
+    no_rd.write_text(json.dumps({"columns": [], "rows": [{"label": "lcg", "source": "thesis",
+                                                         "values": {"cosine": 0.1}}]}))  # fmt: skip
+    with pytest.raises(DataError, match="none of the files"):
+        plot_rd([no_rd], tmp_path / "y.png")
 
 
 def test_sample_sheet_has_one_row_per_method(tmp_path):

@@ -38,6 +38,8 @@ def series_from_file(path: str | os.PathLike) -> list[dict]:
         out = []
         for row in doc["rows"]:
             v = dict(row.get("values", {}))
+            if not any(v.get(k) is not None for k, _ in PANELS):
+                continue  # e.g. the randomness table: nothing to plot against bits
             if row.get("source") == "thesis" and "bits_per_image" not in v:
                 v["bits_per_image"] = THESIS_BITS
                 label = f"thesis: {row['label']} (at {THESIS_BITS:g} bits, m not stated)"
