@@ -136,3 +136,18 @@ def test_registered_name_without_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     with pytest.raises(ModelError, match="no weights in this installation"):
         zoo.load_generator("mnist-5101")
+
+
+def test_files_of_the_replaced_default_model_still_decode(tmp_path, capsys):
+    """`.seed` files made before the fine-tuned mnist-524287 shipped name the old generator's
+    fingerprint: decode finds mnist-524287-gan by it, and the new model refuses them."""
+    import seedembed
+
+    old = seedembed.load("mnist-524287-gan")
+    images = old.decode([123, 45678])  # images the old generator makes exactly
+    enc = old.encode(images, search="hybrid")
+    path = enc.save(tmp_path / "old.seed")
+    assert main(["decode", str(path), "-o", str(tmp_path / "out")]) == 0
+    assert "mnist-524287-gan" in capsys.readouterr().out
+    assert main(["decode", str(path), "--model", "mnist-524287", "-o", str(tmp_path / "x")]) == 2
+    assert "not with mnist-524287" in capsys.readouterr().err
