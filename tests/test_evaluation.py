@@ -214,3 +214,19 @@ def test_fid_reference_reuses_the_real_side_and_subsets_are_random_but_fixed():
     assert torch.equal(idx, fid_subset(1000, 100)) and len(idx.unique()) == 100
     assert idx.max() > 500  # not the first 100
     assert torch.equal(fid_subset(50, 100), torch.arange(50))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "--model", "mnist-5101", "--device", "foo"],
+        ["reproduce", "randomness", "--device", "gpu0"],
+        ["encode", "x.png", "-o", "x.seed", "--device", "foo"],
+        ["train-inverse", "--model", "mnist-5101", "--steps", "1", "--device", "tpu"],
+    ],
+)
+def test_a_bad_device_is_refused_at_parse_time(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "unknown device" in capsys.readouterr().err.strip().splitlines()[-1]

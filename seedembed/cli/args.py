@@ -4,6 +4,9 @@ exit code 2, before any work starts."""
 from __future__ import annotations
 
 import argparse
+import re
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def integer(text: str) -> int:
@@ -29,3 +32,12 @@ def nonneg_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+def device(text: str) -> str:
+    """A ``--device`` name: auto, cpu, cuda or cuda:N. Whether this machine has it is checked
+    where the device is used (``seedembed.train.distributed.resolve_device``)."""
+    name = text.strip().lower()
+    if not _DEVICE.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (use cpu, cuda or cuda:N)")
+    return name

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from seedembed.cli.args import integer, positive_int
+from seedembed.cli.args import device, integer, positive_int
 from seedembed.errors import FormatError
 from seedembed.search import STRATEGIES
 
@@ -27,7 +27,7 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--eps", type=integer, default=2000, help="neighbourhood half-width (2000)")
     p.add_argument("--topk", type=positive_int, default=64, help="hybrid candidates re-ranked (64)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
     p.add_argument("--key-file", help="key of a keyed-PRF model (or SEEDEMBED_KEY_FILE)")
 
 
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="folder for the PNGs (created)")
     p.add_argument("--model", help="model folder (default: the shipped model the file names)")
     p.add_argument("--force", action="store_true", help="overwrite existing PNGs")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--key-file", help="key of a keyed-PRF model (or SEEDEMBED_KEY_FILE)")
     p.set_defaults(func=cmd_decode)
 
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="the codebook cache that image search uses")
     p.add_argument("action", choices=["build", "status"])
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--cache-dir", help="default $SEEDEMBED_CACHE or ~/.cache/seedembed")
     p.set_defaults(func=cmd_cache)
 
@@ -80,9 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _codec(args: argparse.Namespace, model: str | None = None):
     from seedembed import prf
     from seedembed.codec import load
+    from seedembed.train.distributed import resolve_device
 
     key = prf.read_key(args.key_file) if getattr(args, "key_file", None) else None
-    return load(model or args.model, device=args.device, key=key)
+    return load(model or args.model, device=resolve_device(args.device), key=key)
 
 
 def _encode_files(args: argparse.Namespace):
@@ -188,7 +189,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         codec.prf,
         codec.fingerprint,
         cache_dir=args.cache_dir,
-        device=args.device,
+        device=codec.device,
         progress=True,
     )
     print(_describe(codec.name, codebook_status(codec.fingerprint, args.cache_dir)))

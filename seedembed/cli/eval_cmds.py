@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seedembed.cli.args import integer, positive_int
+from seedembed.cli.args import device, integer, positive_int
 from seedembed.search import STRATEGIES
 
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic", type=positive_int, default=1_000, help="synthetic seeds (1000)")
     p.add_argument("--search", nargs="+", choices=STRATEGIES, help="strategies (default: all four)")
     p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--json", help="also write the result as JSON here")
     p.set_defaults(func=cmd_search_table)
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fid-n", type=positive_int, metavar="N", help="images per FID side (all)")
     p.add_argument("--metrics", nargs="+", metavar="M", help="registered metrics to compute")
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--json", metavar="PATH", help="also write the JSON here")
     p.add_argument("--jsonl", metavar="PATH", help="append one line per metric here")
     p.set_defaults(func=cmd_evaluate)
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the table as JSON")
     p.add_argument("--markdown", action="store_true", help="print markdown instead of text")
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("plot", help="rate-distortion curves from evaluate/reproduce JSON files")
@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-fid", action="store_true", help="skip the FID columns")
     p.add_argument("--tables", nargs="+", choices=list(TABLES), metavar="TABLE")
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.set_defaults(func=cmd_report)
 
 
@@ -100,10 +100,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_search_table(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
     from seedembed.experiments.search_table import format_table, run
+    from seedembed.train.distributed import resolve_device
 
     result = run(
         args.model,
@@ -111,11 +109,11 @@ def cmd_search_table(args: argparse.Namespace) -> int:
         n_synthetic=args.synthetic,
         strategies=tuple(args.search or STRATEGIES),
         data_root=args.data_root,
-        device=args.device,
+        device=str(resolve_device(args.device)),
     )
     print(format_table(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        _write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
 
@@ -138,12 +136,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from seedembed.errors import MetricError
     from seedembed.evaluation import evaluate, load_images, make_method, strip, synthetic_images
     from seedembed.metrics.registry import is_valid_metric, list_valid_metrics, report_metric
+    from seedembed.train.distributed import resolve_device
 
     for m in args.metrics or []:
         if not is_valid_metric(m):
             raise MetricError(f"unknown metric {m!r} (known: {', '.join(list_valid_metrics())})")
     spec = f"baseline:{args.baseline}" if args.baseline else args.model
-    method = make_method(spec, search=args.search, device=args.device, data_root=args.data_root)
+    device = str(resolve_device(args.device))
+    method = make_method(spec, search=args.search, device=device, data_root=args.data_root)
     if args.split == "synthetic":
         if args.baseline:
             raise MetricError("--split synthetic needs --model (images made from known seeds)")
@@ -157,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             metrics=tuple(args.metrics) if args.metrics else None,
             fid=args.fid,
             fid_n=args.fid_n,
-            device=args.device,
+            device=device,
         )
     )
     print(json.dumps(result, indent=2))
@@ -172,11 +172,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _session(args: argparse.Namespace):
     """The reproduction settings of `reproduce` and `report`; progress lines go to stderr."""
     from seedembed.experiments.tables import Session
+    from seedembed.train.distributed import resolve_device
 
     return Session(
         quick=args.quick,
         data_root=args.data_root,
-        device=args.device,
+        device=str(resolve_device(args.device)),
         fid=not args.no_fid,
         log=lambda msg: print(msg, file=sys.stderr),
     )

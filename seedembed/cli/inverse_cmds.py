@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seedembed.cli.args import integer, nonneg_float, positive_int
+from seedembed.cli.args import device, integer, nonneg_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--pool-size", type=positive_int, default=16384, metavar="N", help="pairs in the pool"
     )
     p.add_argument("--seed", type=integer, default=0, help="seed of weights and latents (0)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument(
         "--threads",
         type=positive_int,
@@ -79,18 +79,14 @@ def cmd_train_inverse(args: argparse.Namespace) -> int:
     import torch
 
     from seedembed.errors import ModelError
+    from seedembed.train.distributed import resolve_device
     from seedembed.train.inverse import InverseTrainConfig, train_inverse
 
     if args.holdout < 0:
         raise ModelError(f"--holdout must be >= 0, got {args.holdout}")
     if args.lr <= 0:
         raise ModelError(f"--lr must be > 0, got {args.lr}")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise ModelError(f"unknown device {args.device!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda asked, but no CUDA device is available")
+    device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     config = InverseTrainConfig(

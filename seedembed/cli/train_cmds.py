@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from seedembed.cli.args import integer, nonneg_float, positive_int
+from seedembed.cli.args import device, integer, nonneg_float, positive_int
 from seedembed.errors import CheckpointError, DataError, ModelError
 
 
@@ -104,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder holding MNIST/ and anime-faces/ "
         "(default $SEEDEMBED_DATA, else a user cache where MNIST downloads)",
     )
-    r.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    r.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when present)")
     r.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     r.add_argument(
         "--checkpoint-every",
@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=integer, nargs="+", required=True, metavar="S")
     p.add_argument("-o", "--output", required=True, help="PNG grid to write")
     p.add_argument("--nrow", type=positive_int, help="images per row (default: square grid)")
-    p.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--device", type=device, help="cpu (default), cuda or cuda:N")
     p.add_argument("--key-file", help="key of the keyed PRF (or SEEDEMBED_KEY_FILE)")
     p.set_defaults(func=cmd_generate)
 
@@ -173,7 +173,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=integer, default=0)
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
-    p.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--device", type=device, help="cpu (default), cuda or cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune_codebook)
