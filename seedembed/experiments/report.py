@@ -58,11 +58,7 @@ def write_report(
                      title="MNIST test set: rate-distortion")  # fmt: skip
         figures.append(("Rate-distortion, MNIST test set", rd))
         test = session.images("test")
-        rows = [
-            (r["name"], r["reconstructions"])
-            for (spec, kind, _), r in session._results.items()
-            if r is not None and kind == "test"
-        ]
+        rows = session.test_reconstructions()
         sheet = sample_sheet(test.images, rows, img_dir / f"sheet_mnist{suffix}.png")
         figures.append(("Sample sheet, MNIST test digits (originals on top)", sheet))
     lines = [

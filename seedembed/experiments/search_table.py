@@ -17,20 +17,14 @@ import torch
 
 from seedembed.codec import load
 from seedembed.experiments.reference import MNIST_LIMITS, MNIST_SYNTHETIC, MNIST_TEST
-from seedembed.metrics import mse, psnr, ssim
+from seedembed.metrics.registry import EvalSet, calc_metrics
 from seedembed.search import STRATEGIES
 
 
 def _quality(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    m = mse(x, y)
-    return {
-        "mse_01": m.mean().item(),
-        "mse_m11": 4 * m.mean().item(),
-        "psnr": psnr(x, y).clamp(max=100).mean().item(),
-        "ssim": torch.cat([ssim(a, b) for a, b in zip(x.split(1000), y.split(1000), strict=True)])
-        .mean()
-        .item(),
-    }
+    """MSE on both scales, PSNR and SSIM: the registry's metrics of the same names."""
+    values, _ = calc_metrics(["mse_both", "psnr_db", "ssim_gauss11"], EvalSet(x, y))
+    return values
 
 
 @torch.no_grad()

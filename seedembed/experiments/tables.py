@@ -18,9 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from seedembed.errors import ModelError
 from seedembed.experiments import reference as ref
+
+if TYPE_CHECKING:  # the CLI imports this module to list TABLES: keep torch out of start-up
+    import torch
 
 
 @dataclass
@@ -165,7 +169,7 @@ class Session:
 
     def run(self, spec: str, kind: str = "test", search: str = "image") -> dict | None:
         """The evaluation of one method on one set (cached); None when it cannot be loaded."""
-        from seedembed.evaluation import evaluate, make_method, strip
+        from seedembed.evaluation import evaluate, make_method
 
         key = (spec, kind, search)
         if key in self._results:
@@ -193,7 +197,21 @@ class Session:
                 f"{k} {v[0]:.4g}" for k, v in result["results"].items() if isinstance(v[0], float)
             )
         )
-        return strip(result) | {"reconstructions": result["reconstructions"]}
+        return result
+
+    def test_reconstructions(self) -> list[tuple[str, torch.Tensor]]:
+        """(method name, reconstructions) of every method evaluated on the test set so far."""
+        return [
+            (r["name"], r["reconstructions"])
+            for (_, kind, _), r in self._results.items()
+            if r is not None and kind == "test"
+        ]
+
+
+def _json_ready(result: dict) -> dict:
+    from seedembed.evaluation import strip
+
+    return strip(result)
 
 
 def _values(result: dict) -> dict:
@@ -241,7 +259,7 @@ def _our_rows(session: Session, table: Table, kind: str) -> None:
         r = session.run(model, kind, search)
         if r is not None:
             table.add(label, "ours", _values(r))
-            table.results.append({k: v for k, v in r.items() if k != "reconstructions"})
+            table.results.append(_json_ready(r))
     if kind != "test":
         return
     for name, label in MNIST_BASELINES:
@@ -250,7 +268,7 @@ def _our_rows(session: Session, table: Table, kind: str) -> None:
         r = session.run(f"baseline:{name}", kind)
         if r is not None:
             table.add(label, "baseline", _values(r))
-            table.results.append({k: v for k, v in r.items() if k != "reconstructions"})
+            table.results.append(_json_ready(r))
 
 
 TEST_COLUMNS = [

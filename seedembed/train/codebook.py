@@ -305,7 +305,7 @@ def finetune_codebook(
     record["finished_utc"] = utc_now()
     record["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 1)
     config_doc = {k: v for k, v in src.config.items() if k != "format"}
-    config_doc["finetune"] = {**record, "history": record["history"]}
+    config_doc["finetune"] = record
     ckpt.save_model(out, G.requires_grad_(False), config_doc)
     (out / HISTORY).write_text(json.dumps(record, indent=2) + "\n")
     (out / STATE).unlink(missing_ok=True)
