@@ -73,6 +73,8 @@ def test_resume_refuses_other_settings(tmp_path):
     other = FinetuneConfig(**{**CFG.__dict__, "lr": 1e-3})
     with pytest.raises(CheckpointError, match="other settings"):
         finetune_codebook("mnist-5101", out, other, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="fine-tunes model 'mnist-5101'"):
+        finetune_codebook("mnist-524287-gan", out, CFG, resume=True, progress=False)
 
 
 def test_bad_settings_are_refused():

@@ -171,6 +171,12 @@ def finetune_codebook(
     if resume:
         tensors, state = ckpt.read_tensors_and_state(out / STATE, FORMAT, "fine-tuning checkpoint")
         stored = FinetuneConfig.from_dict(state["config"])
+        source = state["record"]["source"]
+        if source["fingerprint"] != src.fingerprint:
+            raise CheckpointError(
+                f"{str(out)!r} fine-tunes model {source['model']!r} "
+                f"({source['fingerprint'][:12]}...), not {model!r} ({src.fingerprint[:12]}...)"
+            )
         if replace(stored, rounds=config.rounds) != config:
             raise CheckpointError(
                 f"{str(out)!r} was fine-tuned with other settings (only --rounds may change on "
