@@ -63,7 +63,9 @@ def _reseal(body: bytes) -> bytes:
         (lambda d: d[:20], "only 20 bytes"),
         (lambda d: b"NOTSEED!" + d[8:], "bad magic"),
         (lambda d: _reseal(d[:8] + b"\x00\x02" + d[10:-4]), "version 2"),
-        (lambda d: _reseal(d[:10] + b"\x00\x01" + d[12:-4]), "features this reader"),
+        (lambda d: _reseal(d[:8] + b"\x00\x03" + d[10:-4]), "version 3 is not supported"),
+        (lambda d: _reseal(d[:10] + b"\x00\x04" + d[12:-4]), "features this reader"),
+        (lambda d: _reseal(d[:10] + b"\x00\x01" + d[12:-4]), "weighted-seeds flag"),
         (lambda d: _reseal(d[:-4] + b"\x00"), "trailing bytes"),
     ],
 )

@@ -29,6 +29,42 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topk", type=positive_int, default=64, help="hybrid candidates re-ranked (64)")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
     p.add_argument("--key-file", help="key of a keyed-PRF model (or SEEDEMBED_KEY_FILE)")
+    g = p.add_argument_group(
+        "noise composition",
+        "store each image as N weighted seeds: N (seed bits + K) + 16 bits per image",
+    )
+    g.add_argument("--compose", type=positive_int, metavar="N", help="seeds per image")
+    g.add_argument(
+        "--weight-bits", type=integer, default=8, metavar="K", help="bits per weight, 2-16 (8)"
+    )
+    g.add_argument(
+        "--compose-method", choices=["mp", "omp"], default="mp", help="matching pursuit (mp)"
+    )
+    g.add_argument(
+        "--image-aware",
+        action="store_true",
+        help="project the latent and fit the weights in image space (better, slower)",
+    )
+
+
+def compose_settings(args: argparse.Namespace):
+    """The composition the arguments ask for, or None; --search with --compose is refused."""
+    from seedembed.compose import ComposeSettings
+    from seedembed.errors import SeedembedError
+
+    if args.compose is None:
+        for flag, value, default in (
+            ("--weight-bits", args.weight_bits, 8),
+            ("--compose-method", args.compose_method, "mp"),
+            ("--image-aware", args.image_aware, False),
+        ):
+            if value != default:
+                raise SeedembedError(f"{flag} needs --compose N")
+        return None
+    if args.search is not None:
+        raise SeedembedError("--search and --compose exclude each other: pick one")
+    make = ComposeSettings.image_aware if args.image_aware else ComposeSettings
+    return make(args.compose, args.weight_bits, args.compose_method)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,7 +132,10 @@ def _encode_files(args: argparse.Namespace):
         images, names = read_images(args.images, codec.geometry)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    enc = codec.encode(images, args.search, names=names, eps=args.eps, topk=args.topk)
+    compose = compose_settings(args)
+    enc = codec.encode(
+        images, args.search, names=names, eps=args.eps, topk=args.topk, compose=compose
+    )
     recon = codec.decode(enc)
     quality = (psnr(images, recon), ssim(images, recon))
     return codec, images, enc, recon, quality
@@ -106,6 +145,12 @@ def _print_table(enc, quality, codec) -> None:
     p, s = quality
     width = max(8, *(len(n) for n in enc.names or []))
     print(f"model {codec.name} ({codec.prf.spec}), search {enc.strategy}, {enc.bits} bits/image")
+    n = enc.seeds.shape[1]
+    if n > 1 or enc.weighted:
+        more = f" (+{n - 1} more)" if n > 1 else ""
+        print(
+            f"{n} weighted seeds per image, {enc.weight_bits}-bit weights; first seed shown{more}"
+        )
     print(f"{'image':<{width}}  {'seed':>10}  {'hex':>8}  {'bits':>4}  {'PSNR dB':>7}  {'SSIM':>6}")
     hex_digits = (enc.bits_per_seed + 3) // 4
     for i, name in enumerate(enc.names or [str(i) for i in range(enc.n_images)]):
@@ -228,6 +273,7 @@ def cmd_encode_set(args: argparse.Namespace) -> int:
             limit=args.limit,
             progress=not args.no_progress,
             info=info,
+            compose=compose_settings(args),
         )
         if enc is not None:
             enc.save(out, overwrite=args.force)

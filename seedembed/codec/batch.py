@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from seedembed.codec.codec import Codec
 from seedembed.codec.encoding import Encoding
 from seedembed.codec.images import as_batch
+from seedembed.compose import ComposeSettings
 from seedembed.train import distributed
 
 
@@ -47,14 +48,16 @@ def encode_dataset(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     info: distributed.DistInfo | None = None,
+    compose: ComposeSettings | None = None,
 ) -> Encoding | None:
-    """The seeds of every image of ``dataset`` (items are (PIL image, label) pairs).
+    """The seeds of every image of ``dataset`` (items are (PIL image, label) pairs); with
+    ``compose``, n weighted seeds per image (noise composition).
 
     Returns the whole :class:`Encoding` on rank 0 and None on the other ranks.
     """
     info = info or distributed.DistInfo(0, 1, codec.device)
     n = len(dataset) if limit is None else min(limit, len(dataset))
-    strategy = search or codec.default_search(cache_dir)
+    strategy = compose.name if compose is not None else search or codec.default_search(cache_dir)
     if strategy == "image" and info.distributed:
         # one process builds the codebook, the others then map the same cached file
         if info.is_main:
@@ -66,22 +69,38 @@ def encode_dataset(
         from tqdm import tqdm
 
         bar = tqdm(total=len(mine), desc=f"encode ({strategy})", unit="img", dynamic_ncols=True)
-    parts = []
+    parts: list[tuple] = []
     for start in range(mine.start, mine.stop, batch_size):
         idx = range(start, min(mine.stop, start + batch_size))
         x = as_batch([dataset[i][0] for i in idx], codec.geometry)
-        parts.append(codec.encode(x, strategy, cache_dir=cache_dir).seeds)
+        if compose is not None:
+            enc = codec.encode(x, compose=compose)
+            parts.append((enc.seeds, enc.codes, enc.scales))
+        else:
+            parts.append((codec.encode(x, strategy, cache_dir=cache_dir).seeds,))
         if bar is not None:
             bar.update(len(idx))
     if bar is not None:
         bar.close()
-    seeds = torch.cat(parts) if parts else torch.zeros((0, 1), dtype=torch.int64)
     if info.distributed:
         gathered: list = [None] * info.world_size
-        torch.distributed.all_gather_object(gathered, seeds)
+        torch.distributed.all_gather_object(gathered, parts)
         if not info.is_main:
             return None
-        seeds = torch.cat(gathered)
+        parts = [p for shard_parts in gathered for p in shard_parts]
+    width = compose.n if compose is not None else 1
+    seeds = (
+        torch.cat([p[0] for p in parts]) if parts else torch.zeros((0, width), dtype=torch.int64)
+    )
+    weighted = {}
+    if compose is not None:
+        weighted = {
+            "codes": torch.cat([p[1] for p in parts]) if parts else torch.zeros_like(seeds),
+            "scales": torch.cat([p[2] for p in parts])
+            if parts
+            else torch.zeros(0, dtype=torch.float16),
+            "weight_bits": compose.weight_bits,
+        }
     return Encoding(
         seeds=seeds,
         fingerprint=codec.fingerprint,
@@ -90,4 +109,5 @@ def encode_dataset(
         bits_per_seed=codec.prf.stored_bits,
         names=None if names is None else names[:n],
         strategy=strategy,
+        **weighted,
     )

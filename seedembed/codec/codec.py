@@ -17,7 +17,10 @@ import torch
 from seedembed import zoo
 from seedembed.codec.encoding import Encoding
 from seedembed.codec.images import ImagesLike, as_batch
+from seedembed.compose import ComposeSettings, compose_images, composed_latents
+from seedembed.compose.project import project_latents
 from seedembed.errors import FormatError, SeedembedError
+from seedembed.search.codebook import exact_fp32
 from seedembed.search.strategies import NEEDS_LATENTS, STRATEGIES
 from seedembed.train.inverse import INVERSE
 
@@ -83,18 +86,38 @@ class Codec:
         topk: int = 64,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
+        compose: int | ComposeSettings | None = None,
+        weight_bits: int = 8,
+        compose_method: str = "mp",
+        image_aware: bool = False,
+        latents: torch.Tensor | None = None,
     ) -> Encoding:
-        """Seeds of images (a float tensor (N, C, H, W) in [0, 1] or PIL images)."""
+        """Seeds of images (a float tensor (N, C, H, W) in [0, 1] or PIL images).
+
+        ``compose=n`` stores each image as n weighted seeds instead of one (noise composition,
+        :mod:`seedembed.compose`): ``weight_bits`` per weight plus a float16 scale per image;
+        ``compose_method`` is ``mp`` or ``omp``; ``image_aware`` projects the target latent and
+        fits the weights in image space. A :class:`ComposeSettings` sets every knob.
+        ``latents`` (N, L) replace the inverse generator's guess that a composition starts from
+        (e.g. :meth:`project`'s, computed once for several rates).
+        """
         from seedembed.search import find_seeds
 
         t0 = time.perf_counter()
         x = as_batch(images, self.geometry)
+        if names is not None and len(names) != len(x):
+            raise SeedembedError(f"{len(names)} names for {len(x)} images")
+        if compose is not None:
+            if search is not None:
+                raise SeedembedError("compose and search exclude each other: pick one")
+            if not isinstance(compose, ComposeSettings):
+                make = ComposeSettings.image_aware if image_aware else ComposeSettings
+                compose = make(compose, weight_bits, compose_method)
+            return self._encode_composed(x, compose, names, t0, latents)
         strategy = search or self.default_search(cache_dir)
         if strategy not in STRATEGIES:
             raise SeedembedError(f"unknown search {strategy!r} (known: {', '.join(STRATEGIES)})")
         latents = self.latents(x) if strategy in NEEDS_LATENTS else None
-        if names is not None and len(names) != len(x):
-            raise SeedembedError(f"{len(names)} names for {len(x)} images")
         result = find_seeds(
             x * 2 - 1,
             generator=self.generator,
@@ -120,6 +143,49 @@ class Codec:
             seconds=time.perf_counter() - t0,
         )
 
+    def project(self, images: ImagesLike, steps: int = 200) -> torch.Tensor:
+        """Latents (N, L) whose images best match ``images``: the inverse generator's guess,
+        refined by ``steps`` Adam steps on the image error (GAN inversion)."""
+        x = as_batch(images, self.geometry)
+        start = self.latents(x)
+        with exact_fp32():
+            z = project_latents(self.generator, x.to(self.device) * 2 - 1, start, steps=steps)
+        return z.cpu()
+
+    def _encode_composed(
+        self,
+        x: torch.Tensor,
+        settings: ComposeSettings,
+        names: list[str] | None,
+        t0: float,
+        latents: torch.Tensor | None,
+    ) -> Encoding:
+        if latents is None:
+            latents = self.latents(x)
+        elif not isinstance(latents, torch.Tensor) or tuple(latents.shape) != (
+            len(x),
+            self.latent_length,
+        ):
+            raise SeedembedError(f"latents must be a tensor ({len(x)}, {self.latent_length})")
+        comp = compose_images(
+            x * 2 - 1, latents, self.generator, self.prf, settings, device=self.device
+        )
+        enc = Encoding(
+            seeds=comp.seeds,
+            fingerprint=self.fingerprint,
+            prf_spec=self.prf.spec,
+            geometry=self.geometry,
+            bits_per_seed=self.prf.stored_bits,
+            names=names,
+            codes=comp.codes,
+            scales=comp.scales,
+            weight_bits=comp.weight_bits,
+            strategy=settings.name,
+        )
+        enc.image_mse = (self.decode(enc) - x).square().flatten(1).mean(1) * 4
+        enc.seconds = time.perf_counter() - t0
+        return enc
+
     # -- decode ---------------------------------------------------------------------------------
     def check(self, enc: Encoding) -> None:
         """Refuse an encoding made with another model (never a silently wrong decode)."""
@@ -130,7 +196,7 @@ class Codec:
             )
         if enc.prf_spec != self.prf.spec or tuple(enc.geometry) != self.geometry:
             raise FormatError("the encoding's PRF or geometry does not match the model")
-        if enc.seeds.shape[1] != 1:
+        if enc.seeds.shape[1] != 1 and not enc.weighted:
             raise FormatError(f"{enc.seeds.shape[1]} seeds per image need weights to decode")
 
     @torch.no_grad()
@@ -138,6 +204,8 @@ class Codec:
         """Images (N, C, H, W) in [0, 1] of an :class:`Encoding` or of plain seeds."""
         if isinstance(enc_or_seeds, Encoding):
             self.check(enc_or_seeds)
+            if enc_or_seeds.weighted:
+                return self.render(self.composed_latents(enc_or_seeds))
             seeds = enc_or_seeds.seeds[:, 0]
         else:
             seeds = torch.as_tensor(enc_or_seeds)
@@ -150,7 +218,20 @@ class Codec:
             z = self.prf.sequences(seeds, self.latent_length)
         except SeedembedError as exc:
             raise FormatError(f"cannot decode: {exc}") from None
-        out = [self.generator(b.to(self.device)).float().cpu() for b in z.split(1024)]
+        return self.render(z)
+
+    def composed_latents(self, enc: Encoding) -> torch.Tensor:
+        """The latents (N, L) of weighted seeds: float64 arithmetic, the same on every machine."""
+        self.check(enc)
+        try:
+            return composed_latents(self.prf, enc.seeds, enc.weights, self.latent_length)
+        except SeedembedError as exc:
+            raise FormatError(f"cannot decode: {exc}") from None
+
+    @torch.no_grad()
+    def render(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images (N, C, H, W) in [0, 1] of latents (N, L)."""
+        out = [self.generator(b.to(self.device)).float().cpu() for b in latents.split(1024)]
         images = torch.cat(out) if out else torch.zeros((0, *self.geometry))
         return ((images + 1) / 2).clamp_(0, 1)
 

@@ -6,9 +6,14 @@ Layout (all integers big-endian; docs/format.md is the specification):
     | spec_len u16 | PRF spec (UTF-8) | channels u8 | height u16 | width u16
     | count u32 | seeds_per_image u8 | bits_per_seed u8 | weight_bits u8
     | names_len u32 | names (UTF-8, "\n"-joined; present when flags bit 1)
-    | payload: count * seeds_per_image seeds of bits_per_seed bits, MSB first, zero-padded to a byte
-    | [weights: reserved, flags bit 0; not written by version 1]
+    | payload, image by image, MSB first, zero-padded to a byte once at the end:
+    |   seeds_per_image seeds of bits_per_seed bits
+    |   [version 2, flags bit 0 (weighted): a float16 scale (16 bits), then seeds_per_image
+    |    weight codes of weight_bits bits, stored as code + 2^(weight_bits-1) - 1]
     | crc32 u32 of every byte before it
+
+Version 1 files hold plain seeds; version 2 is written only for weighted seeds (noise
+composition), so unweighted files stay readable by version 1 readers.
 
 Parsing checks every length against the bytes actually present before allocating, so a hostile
 header (a count of 2^32, a huge geometry) costs nothing; any inconsistency is a FormatError.
@@ -27,9 +32,14 @@ from seedembed.errors import FormatError
 
 MAGIC = b"SEEDEMB1"
 VERSION = 1
-FLAG_WEIGHTED = 1 << 0  # reserved for noise composition (weighted seeds)
+#: the version of files with weighted seeds (noise composition)
+VERSION_WEIGHTED = 2
+VERSIONS = (VERSION, VERSION_WEIGHTED)
+FLAG_WEIGHTED = 1 << 0
 FLAG_NAMES = 1 << 1
-KNOWN_FLAGS = FLAG_NAMES
+KNOWN_FLAGS = FLAG_WEIGHTED | FLAG_NAMES
+SCALE_BITS = 16
+MAX_WEIGHT_BITS = 16
 MAX_SPEC = 1024
 MAX_NAMES = 16 * 2**20
 
@@ -47,6 +57,10 @@ class SeedFile:
     seeds: np.ndarray  # uint64/int64 (count, seeds_per_image)
     bits_per_seed: int
     names: list[str] | None = None
+    #: weighted seeds: float16 scales (count,) and signed integer codes (count, seeds_per_image)
+    scales: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    weight_bits: int = 0
 
 
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
@@ -64,8 +78,62 @@ def unpack_bits(data: bytes, count: int, bits: int) -> np.ndarray:
     return (flat.reshape(count, bits).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
 
-def payload_bytes(count: int, seeds_per_image: int, bits: int) -> int:
-    return math.ceil(count * seeds_per_image * bits / 8)
+def _bit_columns(values: np.ndarray, bits: int) -> np.ndarray:
+    """(N, c) values -> (N, c * bits) bits, each value MSB first."""
+    v = np.ascontiguousarray(values, dtype=np.uint64)
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    return ((v[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8).reshape(len(v), -1)
+
+
+def _value_columns(bit_rows: np.ndarray, count: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`_bit_columns`: (N, count * bits) bits -> (N, count) uint64."""
+    weights = np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    b = bit_rows.reshape(len(bit_rows), count, bits).astype(np.uint64)
+    return (b * weights).sum(axis=2, dtype=np.uint64)
+
+
+def image_bits(seeds_per_image: int, bits: int, weight_bits: int = 0) -> int:
+    """Payload bits of one image: its seeds, plus a scale and codes when weighted."""
+    extra = SCALE_BITS + seeds_per_image * weight_bits if weight_bits else 0
+    return seeds_per_image * bits + extra
+
+
+def payload_bytes(count: int, seeds_per_image: int, bits: int, weight_bits: int = 0) -> int:
+    return math.ceil(count * image_bits(seeds_per_image, bits, weight_bits) / 8)
+
+
+def _pack_payload(f: SeedFile, seeds: np.ndarray) -> bytes:
+    if not f.weight_bits:
+        return pack_bits(seeds, f.bits_per_seed)
+    top = 2 ** (f.weight_bits - 1) - 1
+    scale_bits = np.asarray(f.scales, dtype=np.float16).view(np.uint16).reshape(-1, 1)
+    parts = [
+        _bit_columns(seeds, f.bits_per_seed),
+        _bit_columns(scale_bits, SCALE_BITS),
+        _bit_columns(np.asarray(f.codes, dtype=np.int64) + top, f.weight_bits),
+    ]
+    return np.packbits(np.hstack(parts).reshape(-1)).tobytes()
+
+
+def _unpack_payload(data: bytes, count: int, per_image: int, bits: int, weight_bits: int):
+    """(seeds, scales, codes) of a payload; scales and codes are None when unweighted."""
+    if not weight_bits:
+        seeds = unpack_bits(data, count * per_image, bits).reshape(count, per_image)
+        return seeds, None, None
+    width = image_bits(per_image, bits, weight_bits)
+    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * width]
+    rows = flat.reshape(count, width)
+    cut1, cut2 = per_image * bits, per_image * bits + SCALE_BITS
+    seeds = _value_columns(rows[:, :cut1], per_image, bits)
+    scale_u16 = _value_columns(rows[:, cut1:cut2], 1, SCALE_BITS)[:, 0].astype(np.uint16)
+    scales = scale_u16.view(np.float16)
+    stored = _value_columns(rows[:, cut2:], per_image, weight_bits).astype(np.int64)
+    top = 2 ** (weight_bits - 1) - 1
+    if stored.size and int(stored.max()) > 2 * top:
+        raise FormatError(f".seed weight code beyond the {weight_bits}-bit range")
+    if scales.size and not (np.isfinite(scales).all() and (scales >= 0).all()):
+        raise FormatError(".seed weight scale is negative, infinite or NaN")
+    return seeds, scales, stored - top
 
 
 def dumps(f: SeedFile) -> bytes:
@@ -83,6 +151,18 @@ def dumps(f: SeedFile) -> bytes:
         raise FormatError("PRF spec too long")
     c, h, w = f.geometry
     flags = 0
+    version = VERSION
+    if f.weight_bits:
+        if not 2 <= f.weight_bits <= MAX_WEIGHT_BITS or f.scales is None or f.codes is None:
+            raise FormatError("weighted seeds need 2-16 weight bits, scales and codes")
+        codes = np.asarray(f.codes)
+        top = 2 ** (f.weight_bits - 1) - 1
+        if codes.shape != seeds.shape or np.asarray(f.scales).shape != (count,):
+            raise FormatError("weight codes and scales do not match the seeds' shape")
+        if count and int(np.abs(codes).max()) > top:
+            raise FormatError(f"a weight code does not fit in {f.weight_bits} bits")
+        flags |= FLAG_WEIGHTED
+        version = VERSION_WEIGHTED
     names = b""
     if f.names is not None:
         if len(f.names) != count or any("\n" in n for n in f.names):
@@ -91,12 +171,12 @@ def dumps(f: SeedFile) -> bytes:
         flags |= FLAG_NAMES
     body = b"".join(
         [
-            _HEAD.pack(MAGIC, VERSION, flags, bytes.fromhex(f.fingerprint)),
+            _HEAD.pack(MAGIC, version, flags, bytes.fromhex(f.fingerprint)),
             struct.pack(">H", len(spec)),
             spec,
-            _GEOM.pack(c, h, w, count, per_image, f.bits_per_seed, 0, len(names)),
+            _GEOM.pack(c, h, w, count, per_image, f.bits_per_seed, f.weight_bits, len(names)),
             names,
-            pack_bits(seeds, f.bits_per_seed),
+            _pack_payload(f, seeds),
         ]
     )
     return body + struct.pack(">I", zlib.crc32(body))
@@ -109,13 +189,16 @@ def loads(data: bytes) -> SeedFile:
     magic, version, flags, fp = _HEAD.unpack_from(data, 0)
     if magic != MAGIC:
         raise FormatError("not a .seed file (bad magic)")
-    if version != VERSION:
-        raise FormatError(f".seed version {version} is not supported (this reader: {VERSION})")
+    if version not in VERSIONS:
+        known = ", ".join(map(str, VERSIONS))
+        raise FormatError(f".seed version {version} is not supported (this reader: {known})")
     body, (crc,) = data[:-4], struct.unpack(">I", data[-4:])
     if zlib.crc32(body) != crc:
         raise FormatError(".seed file is corrupted (checksum mismatch)")
     if flags & ~KNOWN_FLAGS:
         raise FormatError(f".seed flags {flags:#x} use features this reader does not know")
+    if bool(flags & FLAG_WEIGHTED) != (version == VERSION_WEIGHTED):
+        raise FormatError(f".seed version {version} does not match its weighted-seeds flag")
     pos = _HEAD.size
     (spec_len,) = struct.unpack_from(">H", body, pos)
     pos += 2
@@ -128,11 +211,14 @@ def loads(data: bytes) -> SeedFile:
     pos += spec_len
     c, h, w, count, per_image, bits, weight_bits, names_len = _GEOM.unpack_from(body, pos)
     pos += _GEOM.size
-    if c not in (1, 3) or h < 1 or w < 1 or per_image < 1 or not 1 <= bits <= 64 or weight_bits:
+    if c not in (1, 3) or h < 1 or w < 1 or per_image < 1 or not 1 <= bits <= 64:
         raise FormatError(".seed header has an invalid geometry, seed count or bit width")
+    weighted = bool(flags & FLAG_WEIGHTED)
+    if weighted != bool(weight_bits) or (weighted and not 2 <= weight_bits <= MAX_WEIGHT_BITS):
+        raise FormatError(".seed weight bits do not match its weighted-seeds flag")
     if names_len > MAX_NAMES or (names_len and not flags & FLAG_NAMES):
         raise FormatError(".seed names block is invalid")
-    need = pos + names_len + payload_bytes(count, per_image, bits)
+    need = pos + names_len + payload_bytes(count, per_image, bits, weight_bits)
     if need != len(body):
         raise FormatError(
             f".seed file is truncated or has trailing bytes: the header describes {need + 4} "
@@ -148,5 +234,5 @@ def loads(data: bytes) -> SeedFile:
         if len(names) != count:
             raise FormatError(".seed names do not match the image count")
     pos += names_len
-    seeds = unpack_bits(body[pos:], count * per_image, bits).reshape(count, per_image)
-    return SeedFile(fp.hex(), spec, (c, h, w), seeds, bits, names)
+    seeds, scales, codes = _unpack_payload(body[pos:], count, per_image, bits, weight_bits)
+    return SeedFile(fp.hex(), spec, (c, h, w), seeds, bits, names, scales, codes, weight_bits)

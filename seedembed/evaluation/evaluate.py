@@ -71,22 +71,32 @@ class CodecMethod:
 
     kind = "seed"
 
-    def __init__(self, codec, search: str, cache_dir=None, **search_kw) -> None:
+    def __init__(self, codec, search: str | None, cache_dir=None, **search_kw) -> None:
+        """``search_kw`` go to ``codec.encode``: e.g. ``compose=ComposeSettings(...)`` (then
+        ``search`` is None) and ``latents`` to start the composition from."""
         self.codec, self.search, self.cache_dir, self.search_kw = (
             codec,
             search,
             cache_dir,
             search_kw,
         )
-        self.name = f"{codec.name}/{search}"
+        compose = search_kw.get("compose")
+        self.name = f"{codec.name}/{compose.name if compose is not None else search}"
+        if compose is not None:
+            self.name += f"-n{compose.n}-k{compose.weight_bits}"
 
     def describe(self) -> dict:
+        kw = {k: v for k, v in self.search_kw.items() if not isinstance(v, torch.Tensor)}
+        if kw.get("compose") is not None:
+            kw["compose"] = kw["compose"].to_dict()
+        if "latents" in self.search_kw:
+            kw["latents"] = "given (projected in image space)"
         return {
             "model": self.codec.name,
             "fingerprint": self.codec.fingerprint,
             "prf": self.codec.prf.spec,
             "search": self.search,
-            **self.search_kw,
+            **kw,
         }
 
     def run(self, x: torch.Tensor) -> dict:

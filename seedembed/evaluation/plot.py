@@ -35,7 +35,8 @@ def series_from_file(path: str | os.PathLike) -> list[dict]:
     if not isinstance(doc, dict):
         raise DataError(f"{str(path)!r} is not an evaluation or table JSON")
     if "rows" in doc and "columns" in doc:  # a reproduced table
-        out = []
+        out: list[dict] = []
+        curves: dict[str, dict] = {}  # rows naming one ``series`` form one curve
         for row in doc["rows"]:
             v = dict(row.get("values", {}))
             if not any(v.get(k) is not None for k, _ in PANELS):
@@ -46,6 +47,17 @@ def series_from_file(path: str | os.PathLike) -> list[dict]:
             else:
                 label = f"{row.get('source')}: {row['label']}"
             if v.get("bits_per_image") is None:
+                continue
+            if row.get("series"):
+                curve = curves.get(row["series"])
+                if curve is None:
+                    curve = {"label": f"{row.get('source')}: {row['series']}"}
+                    curve["source"] = row.get("source", "ours")
+                    curve.update({k: [] for k in ("bits_per_image", *dict(PANELS))})
+                    curves[row["series"]] = curve
+                    out.append(curve)
+                for k in ("bits_per_image", *dict(PANELS)):
+                    curve[k].append(v.get(k))
                 continue
             out.append(
                 {

@@ -61,6 +61,10 @@ def write_report(
         rows = session.test_reconstructions()
         sheet = sample_sheet(test.images, rows, img_dir / f"sheet_mnist{suffix}.png")
         figures.append(("Sample sheet, MNIST test digits (originals on top)", sheet))
+    if any(t.name == "mnist-composition" for t, _ in done):
+        rd = plot_rd([json_dir / "mnist-composition.json"], img_dir / f"rd_composition{suffix}.png",
+                     title="MNIST test set: noise composition")  # fmt: skip
+        figures.append(("Rate-distortion of noise composition, MNIST test set", rd))
     lines = [
         "# Results",
         "",

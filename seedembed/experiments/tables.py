@@ -46,8 +46,12 @@ class Table:
     notes: list[str] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
 
-    def add(self, label: str, source: str, values: dict) -> None:
-        self.rows.append({"label": label, "source": source, "values": dict(values)})
+    def add(self, label: str, source: str, values: dict, series: str | None = None) -> None:
+        """A row; rows naming the same ``series`` are one curve in the RD plot."""
+        row = {"label": label, "source": source, "values": dict(values)}
+        if series:
+            row["series"] = series
+        self.rows.append(row)
 
     def to_dict(self) -> dict:
         return {
@@ -425,11 +429,18 @@ def _anime(name: str) -> Callable[[Session], Table]:
     return table
 
 
+def _composition(session: Session) -> Table:
+    from seedembed.experiments.composition import mnist_composition
+
+    return mnist_composition(session)
+
+
 TABLES: dict[str, Callable[[Session], Table]] = {
     "randomness": randomness,
     "mnist-synthetic": mnist_synthetic,
     "mnist-test": mnist_test,
     "mnist-classification": mnist_classification,
+    "mnist-composition": _composition,
     "anime-synthetic": _anime("anime-synthetic"),
     "anime-test": _anime("anime-test"),
     "anime-composition": _anime("anime-composition"),

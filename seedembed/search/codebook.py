@@ -322,14 +322,16 @@ def codebook_status(
     )
 
 
-def check_seed_space(prf: prf_mod.Prf, what: str, limit: int) -> int:
+def check_seed_space(
+    prf: prf_mod.Prf, what: str, limit: int, hint: str = "use strategy='neighbourhood'"
+) -> int:
     """The seed-space size of an exhaustive search, or :class:`SearchError`."""
     size = prf.size
     if size is None or size > limit:
         raise SearchError(
             f"{what} search is exhaustive over the seed space, but {prf.spec} has "
             f"{'an unbounded' if size is None else f'{size:,} seeds, more than {limit:,} in'} "
-            "seed space; use strategy='neighbourhood'"
+            f"seed space; {hint}"
         )
     return int(size)
 

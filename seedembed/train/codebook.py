@@ -92,6 +92,7 @@ class Assignment:
     test_mse: float | None
     test_ssim: float | None
     seconds: float
+    test_accuracy: float | None = None
 
 
 def assign(
@@ -102,8 +103,12 @@ def assign(
     cache_dir: Path,
     device: torch.device,
     progress: bool,
+    judge: tuple[torch.nn.Module, torch.Tensor] | None = None,
 ) -> Assignment:
     """Exact image search of the training (and evaluation) images in G's fresh codebook.
+
+    ``judge`` (a digit classifier and the evaluation images' labels) adds the classifier
+    accuracy of the evaluation reconstructions: MSE alone hides a blurred 4 that reads as a 9.
 
     The codebook is built in ``cache_dir`` and deleted afterwards: it is stale after the next
     update, and it is 1.8 GiB for m = 524287 digits.
@@ -114,12 +119,16 @@ def assign(
     kw.update(cache_dir=cache_dir, device=device, progress=progress)
     try:
         res = find_seeds(train_x, **kw)
-        test_mse = test_ssim = None
+        test_mse = test_ssim = test_accuracy = None
         if test_x is not None and len(test_x):
             tres = find_seeds(test_x, **kw)
             recon = cb.render(G, prf, tres.seeds, device).reshape(test_x.shape).cpu()
             test_mse = float(tres.image_mse.mean())
             test_ssim = float(ssim((recon + 1) / 2, (test_x + 1) / 2).mean())
+            if judge is not None:
+                from seedembed.train.classifier import evaluate
+
+                test_accuracy = evaluate(judge[0], (recon + 1) / 2, judge[1])["accuracy"]
     finally:
         cb.forget(fingerprint, cache_dir)
     return Assignment(
@@ -129,6 +138,7 @@ def assign(
         test_mse,
         test_ssim,
         time.perf_counter() - t0,
+        test_accuracy,
     )
 
 
@@ -218,10 +228,14 @@ def finetune_codebook(
 
     ds = open_dataset(train_cfg["dataset"], data_root, train=True)
     train_x = to_float(load_uint8(ds, config.limit))
-    test_x = None
+    test_x = judge = None
     if config.eval_images:
         test_ds = open_dataset(train_cfg["dataset"], data_root, train=False)
         test_x = to_float(load_uint8(test_ds, config.eval_images))
+        if train_cfg["dataset"] == "mnist":
+            from seedembed.zoo import load_classifier
+
+            judge = (load_classifier(), test_ds.targets[: len(test_x)])
     prf, L = src.prf, G.config.latent_length
     size = prf.size
     cache = out / "codebook-cache"
@@ -249,6 +263,7 @@ def finetune_codebook(
             "distinct_seeds": a.distinct,
             "test_mse": a.test_mse,
             "test_ssim": a.test_ssim,
+            "test_accuracy": a.test_accuracy,
             "assign_s": round(a.seconds, 1),
             **extra,
         }
@@ -262,7 +277,7 @@ def finetune_codebook(
             save_state(r)
             return out
         G.eval()
-        a = assign(G, prf, train_x, test_x, cache, dev, progress)
+        a = assign(G, prf, train_x, test_x, cache, dev, progress, judge)
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
@@ -305,7 +320,7 @@ def finetune_codebook(
         )
         save_state(r + 1)
     G.eval()
-    final = assign(G, prf, train_x, test_x, cache, dev, progress)
+    final = assign(G, prf, train_x, test_x, cache, dev, progress, judge)
     report(config.rounds, final, {"final": True})
     shutil.rmtree(cache, ignore_errors=True)
     record["finished_utc"] = utc_now()
