@@ -37,3 +37,7 @@ class SearchError(SeedembedError):
 
 class MetricError(SeedembedError):
     """A metric cannot be computed: unknown name, missing inputs, or images it cannot judge."""
+
+
+class TrainingError(SeedembedError):
+    """A run cannot go on: its loss became NaN or exploded (the last good checkpoint is kept)."""

@@ -82,6 +82,22 @@ def test_bad_settings_are_refused():
         FinetuneConfig(rounds=0)
     with pytest.raises(ModelError, match="adv_weight"):
         FinetuneConfig(adv_weight=-1)
+    with pytest.raises(ModelError, match="needs perceptual_net"):
+        FinetuneConfig(perceptual_weight=0.1)
+
+
+def test_the_perceptual_term_uses_the_given_network_and_is_recorded(tmp_path):
+    """A feature distance in a digit CNN joins the loss; the run records which network."""
+    _mnist_or_skip()
+    from seedembed.zoo import CLASSIFIER, ZOO_DIR
+
+    net = ZOO_DIR / CLASSIFIER  # any digit classifier folder; runs name their own
+    cfg = FinetuneConfig(rounds=1, limit=128, eval_images=0, d_warmup_steps=2, lr=5e-4,
+                         perceptual_weight=0.5, perceptual_net=str(net))  # fmt: skip
+    out = finetune_codebook("mnist-5101", tmp_path / "p", cfg, progress=False, log=lambda _: None)
+    record = json.loads((out / HISTORY).read_text())
+    assert record["config"]["perceptual_net"] == str(net)
+    assert record["history"][-1]["train_mse"] < record["history"][0]["train_mse"]
 
 
 def test_cli_finetune_bad_input_exits_2(tmp_path, capsys):

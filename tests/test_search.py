@@ -260,3 +260,40 @@ def test_empty_batch(shipped, shipped_cache):
     empty = torch.zeros(0, 1, 28, 28)
     res = _search(shipped, shipped_cache, empty, "latent", latents=torch.zeros(0, 25))
     assert res.seeds.shape == (0,) and res.image_mse.shape == (0,) and res.latent_mse.shape == (0,)
+
+
+def _concurrent_worker(cache: str, log: str, barrier) -> None:
+    torch.set_num_threads(1)
+    real = cbmod.build_codebook
+
+    def counted(*args, **kwargs):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    cbmod.build_codebook = counted
+    g, p, fp = _tiny()
+    barrier.wait()  # both processes ask for the missing codebook at once
+    res = find_seeds(generate(g, p, [77, 4000]), generator=g, prf=p, strategy="image",
+                     fingerprint=fp, cache_dir=cache)  # fmt: skip
+    assert res.seeds.tolist() == [77, 4000]
+
+
+def test_processes_encoding_at_once_build_the_codebook_once(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    log = tmp_path / "builds.log"
+    barrier = ctx.Barrier(3)
+    procs = [
+        ctx.Process(target=_concurrent_worker, args=(str(tmp_path), str(log), barrier))
+        for _ in range(3)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=300)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    assert len(log.read_text().split()) == 1  # one build, the other two waited and mapped it
+    _, _, fp = _tiny()
+    assert codebook_status(fp, tmp_path, full=True).ok

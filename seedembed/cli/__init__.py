@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "seedembed.cli.train_cmds",
     "seedembed.cli.inverse_cmds",
     "seedembed.cli.baseline_cmds",
+    "seedembed.cli.demo_cmds",
 )
 
 

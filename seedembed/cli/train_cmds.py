@@ -166,6 +166,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="W",
         help="weight of the adversarial loss beside the reconstruction MSE (0.02)",
     )
+    p.add_argument(
+        "--perceptual-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of a feature distance in a digit CNN (0: off); needs --perceptual-net",
+    )
+    p.add_argument(
+        "--perceptual-net",
+        metavar="DIR",
+        help="classifier folder whose penultimate features the perceptual loss compares "
+        "(train one with `seedembed train-classifier --seed 1`; not the judging classifier)",
+    )
     p.add_argument("--d-warmup", type=integer, default=300, metavar="STEPS", help="(300)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="first N training images")
     p.add_argument(
@@ -307,6 +320,8 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         adv_weight=args.adv_weight,
+        perceptual_weight=args.perceptual_weight,
+        perceptual_net=args.perceptual_net,
         d_warmup_steps=args.d_warmup,
         limit=args.limit,
         eval_images=args.eval_images,

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from seedembed.codec import format as fmt
-from seedembed.errors import FormatError
+from seedembed.errors import CheckpointError, FormatError
 from seedembed.train.checkpoint import atomic_write_bytes
 
 
@@ -145,8 +145,8 @@ class Encoding:
         data = self.to_bytes()
         try:
             atomic_write_bytes(data, path)
-        except OSError as exc:
-            raise FormatError(f"cannot write {path}: {exc.strerror or exc}") from None
+        except CheckpointError as exc:  # the writer's one-line reason, as a format error
+            raise FormatError(str(exc)) from None
         return path
 
     @classmethod

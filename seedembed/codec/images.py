@@ -4,12 +4,14 @@ Conversion policy (docs/format.md repeats it): an image of another mode is conve
 model's (grey "L" or "RGB"; alpha is composited on black first, palette and CMYK go through
 PIL's conversion, 16-bit grey is scaled to 8 bits); an image of another size is fitted
 (resized with Lanczos and centre-cropped to the model's square size) with a warning naming it.
-Pillow's decompression-bomb limit stays on: a huge image is refused, not decoded.
+Pillow's decompression-bomb limit is enforced: an image above ``Image.MAX_IMAGE_PIXELS``
+(89.5 M pixels) is refused before it is decoded (Pillow itself only warns up to twice that).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,20 +64,43 @@ def read_image(path: str | os.PathLike, geometry: tuple[int, int, int]) -> torch
     """One image file -> (C, H, W) float in [0, 1] in the model's geometry."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            if getattr(im, "n_frames", 1) > 1:
-                frames = im.n_frames
-                warnings.warn(f"{path.name}: has {frames} frames; using the first", stacklevel=2)
-            im.load()
-            im = fit(im, geometry, path.name)
+        return _read(path, geometry, str(path), path.name)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except Image.DecompressionBombError as exc:
-        raise DataError(f"{path}: refused, too many pixels ({exc})") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an image") from None
+
+
+def image_from_bytes(
+    data: bytes, geometry: tuple[int, int, int], name: str = "upload"
+) -> torch.Tensor:
+    """An image file's bytes (an upload) -> (C, H, W) float in [0, 1], as :func:`read_image`."""
+    import io
+
+    return _read(io.BytesIO(data), geometry, name, name)
+
+
+def _read(source, geometry: tuple[int, int, int], label: str, name: str) -> torch.Tensor:
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its pixel limit and twice it; refuse from the limit on
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(source)
+        with im:
+            if getattr(im, "n_frames", 1) > 1:
+                frames = im.n_frames
+                warnings.warn(f"{name}: has {frames} frames; using the first", stacklevel=3)
+            im.load()
+            im = fit(im, geometry, name)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"{label}: refused, too many pixels ({exc})") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise
     except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from None
+        reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))
+        raise DataError(f"{label}: not a readable image ({reason})") from None
     if im.size[0] == 0 or im.size[1] == 0:
-        raise DataError(f"{path}: the image is empty")
+        raise DataError(f"{label}: the image is empty")
     return pil_to_tensor(im)
 
 

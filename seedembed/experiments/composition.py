@@ -23,7 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from seedembed.experiments.tables import Column, Session, Table, _json_ready, _values
+from seedembed.experiments.tables import (
+    QUALITY_COLUMNS,
+    Column,
+    Session,
+    Table,
+    _json_ready,
+    _values,
+)
 
 N_LIST = (1, 2, 3, 5, 10, 20)
 WEIGHT_BITS = 8
@@ -53,11 +60,7 @@ GOAL_MAX_BITS = 600
 
 COLUMNS = [
     Column("bits_per_image", "bits", ".0f"),
-    Column("mse_01", "MSE[0,1]"),
-    Column("mse_m11", "MSE[-1,1]"),
-    Column("psnr", "PSNR", ".2f"),
-    Column("ssim", "SSIM", ".3f"),
-    Column("ssim_crop", "SSIM crop", ".3f"),
+    *QUALITY_COLUMNS,
     Column("accuracy", "accuracy", ".4f"),
     Column("encode_ms_per_image", "ms/img", ".1f"),
 ]

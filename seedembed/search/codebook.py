@@ -22,6 +22,12 @@ Verification: the header names the fingerprint, geometry, sizes and a SHA-256 of
 The hash is checked after every change of the file (size or mtime differ from the stamp in
 ``<file>.verified``), so an edited, truncated or foreign file is detected and rebuilt while a
 warm load stays fast; every load also re-renders a few random rows and compares them.
+
+Concurrency: builds hold an exclusive lock on ``<file>.lock`` (``fcntl.flock``; where it does
+not exist, as on Windows, builds are unlocked but still atomic), and a process that waited for
+the lock first checks whether the codebook it wanted now exists. Several processes encoding at
+once therefore build it once and all map the same file; readers never need the lock, because the
+file only ever appears whole (written under a temporary name and renamed).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import torch
 from torch import nn
 
 from seedembed import prf as prf_mod
-from seedembed.errors import SearchError
+from seedembed.errors import CheckpointError, SearchError
 from seedembed.train.checkpoint import atomic_write_bytes
 
 MAGIC = b"SEEDCB\x00\x01"
@@ -290,7 +296,7 @@ def _check(path: Path, fingerprint: str, *, full: bool) -> dict:
         digest = _hash_file(path, HEADER_BYTES, st.st_size)
         if digest != header.get("sha256"):
             raise _Invalid("corrupt", f"{str(path)!r} fails its checksum (changed or damaged)")
-        with contextlib.suppress(OSError):  # a read-only cache: hashed again next time
+        with contextlib.suppress(CheckpointError):  # a read-only cache: hashed again next time
             atomic_write_bytes(json.dumps(stamp).encode(), _stamp_path(path))
     return header
 
@@ -486,8 +492,31 @@ def load_codebook(
                 raise SearchError(
                     f"{exc} (run `seedembed cache build` to make the codebook)"
                 ) from None
-            build_codebook(generator, prf, fingerprint, cache_dir, device=device, progress=progress)
+            stale = codebook_status(fingerprint, cache_dir).ok  # whole, but not this model's
+            with build_lock(path):
+                # another process may have built it while this one waited for the lock
+                if stale or not codebook_status(fingerprint, cache_dir).ok:
+                    build_codebook(
+                        generator, prf, fingerprint, cache_dir, device=device, progress=progress
+                    )
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock of one codebook's builders (released when the process dies, too)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: atomic renames still keep files whole
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def forget(fingerprint: str, cache_dir: str | os.PathLike | None = None) -> None:

@@ -28,11 +28,36 @@ CHECKPOINT = "checkpoint.safetensors"
 GENERATOR = "generator.safetensors"
 CONFIG = "config.json"
 FORMAT = "seedembed-gan-checkpoint/1"
+#: file kinds that are (or usually are) Python pickles: refused by name, never opened
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 MODEL_FORMAT = "seedembed-generator/1"
 
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the partial files that writers killed mid-write (kill -9) left in ``folder``.
+
+    Such a file never replaced anything (the rename is the commit), so it is only litter; files
+    of writers still running (their process id is alive) are left alone.
+    """
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp*"):
+        pid = tmp.name.rsplit(".tmp", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that writer is alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def _readable(path: Path) -> None:
@@ -42,24 +67,37 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def _write_failed(path: Path, exc: OSError) -> CheckpointError:
+    reason = exc.strerror or str(exc)
+    return CheckpointError(f"cannot write {str(path)!r}: {reason}; the previous file is kept")
+
+
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None) -> None:
-    """safetensors file written to a temporary name and renamed over ``path``."""
+    """safetensors file written to a temporary name and renamed over ``path``.
+
+    A kill at any moment leaves either the old file or the new one, never a mix; a failed write
+    (a full disk, a read-only folder) is a :class:`CheckpointError` and the old file stays.
+    """
     tmp = _tmp(path)
     try:
         clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         save_file(clean, str(tmp), metadata=meta)
         _readable(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _write_failed(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """``data`` written to a temporary name and renamed over ``path``."""
+    """``data`` written to a temporary name and renamed over ``path`` (see above)."""
     tmp = _tmp(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _write_failed(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -184,6 +222,12 @@ def read_model(model_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     if (model_dir / CHECKPOINT).is_file():
         tensors, state = read_checkpoint(model_dir)
         return module_state(tensors, "G_ema"), {"train": state["config"], **state.get("info", {})}
+    pickles = sorted(p.name for p in model_dir.glob("*") if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise CheckpointError(
+            f"{str(model_dir)!r} holds {', '.join(pickles)}: seedembed loads only safetensors + "
+            "JSON and never unpickles a file (pickles can run code when loaded)"
+        )
     raise CheckpointError(
         f"{str(model_dir)!r} holds no model: expected {GENERATOR} + {CONFIG} or {CHECKPOINT}"
     )

@@ -9,7 +9,10 @@ fixed seed space:
 1. assignment: every training image gets its best seed by the codec's exact image search;
 2. update: G lowers ``||G(PRF(seed)) - x||^2`` of each image from its assigned seed, plus
    ``adv_weight`` times the non-saturating GAN loss against a discriminator that keeps training
-   beside it (from scratch: the shipped models carry no discriminator), so outputs stay sharp.
+   beside it (from scratch: the shipped models carry no discriminator), so outputs stay sharp,
+   plus, optionally, ``perceptual_weight`` times a perceptual loss: the squared distance of the
+   two images' features in a separately trained digit CNN (``perceptual_net``; MSE alone lets a
+   blurred 4 drift towards a 9, which a feature distance punishes, as LPIPS does for photos).
 
 Each round rebuilds the codebook of the updated generator and re-assigns. The generator is
 trained in inference mode (batch norm on its running statistics), so what is trained is
@@ -60,6 +63,8 @@ class FinetuneConfig:
     limit: int | None = None
     eval_images: int = 2000
     seed: int = 0
+    perceptual_weight: float = 0.0
+    perceptual_net: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("rounds", "epochs_per_round", "batch_size"):
@@ -72,8 +77,12 @@ class FinetuneConfig:
                 raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ModelError(f"lr must be > 0, got {self.lr!r}")
-        if not (isinstance(self.adv_weight, (int, float)) and self.adv_weight >= 0):
-            raise ModelError(f"adv_weight must be >= 0, got {self.adv_weight!r}")
+        for name in ("adv_weight", "perceptual_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ModelError(f"{name} must be >= 0, got {value!r}")
+        if self.perceptual_weight and not self.perceptual_net:
+            raise ModelError("perceptual_weight needs perceptual_net (a digit classifier folder)")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise ModelError(f"limit must be an integer >= 1, got {self.limit!r}")
 
@@ -236,6 +245,13 @@ def finetune_codebook(
             from seedembed.zoo import load_classifier
 
             judge = (load_classifier(), test_ds.targets[: len(test_x)])
+    features = None
+    if config.perceptual_weight:
+        from seedembed.train.classifier import load_classifier
+
+        net = load_classifier(config.perceptual_net).to(dev).eval().requires_grad_(False)
+        features = net.body[:-1]  # the 128-d penultimate layer
+
     prf, L = src.prf, G.config.latent_length
     size = prf.size
     cache = out / "codebook-cache"
@@ -297,6 +313,9 @@ def finetune_codebook(
                 d_loss = _step_d(D, opt_d, x, torch.cat([recon, fake]))
                 rec_loss = F.mse_loss(recon, x)
                 loss = rec_loss
+                if features is not None:
+                    fr, fx = features((recon + 1) / 2), features((x + 1) / 2)
+                    loss = loss + config.perceptual_weight * F.mse_loss(fr, fx)
                 if config.adv_weight:
                     D.requires_grad_(False)
                     adv = F.softplus(-D(torch.cat([recon, fake]))).mean()
@@ -325,7 +344,12 @@ def finetune_codebook(
     shutil.rmtree(cache, ignore_errors=True)
     record["finished_utc"] = utc_now()
     record["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 1)
-    config_doc = {k: v for k, v in src.config.items() if k != "format"}
+    config_doc = {k: v for k, v in src.config.items() if k not in ("format", "fingerprint")}
+    if "finetune" in config_doc:  # a fine-tuned source: keep its record, in order
+        config_doc["finetune_history"] = [
+            *config_doc.get("finetune_history", []),
+            config_doc.pop("finetune"),
+        ]
     config_doc["finetune"] = record
     ckpt.save_model(out, G.requires_grad_(False), config_doc)
     (out / HISTORY).write_text(json.dumps(record, indent=2) + "\n")

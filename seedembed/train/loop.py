@@ -30,7 +30,7 @@ from torch import nn
 
 from seedembed import prf as prf_mod
 from seedembed.data import ENV_VAR, load_uint8, open_dataset, to_float
-from seedembed.errors import CheckpointError, DataError, ModelError
+from seedembed.errors import CheckpointError, DataError, ModelError, TrainingError
 from seedembed.models import (
     Discriminator,
     Generator,
@@ -156,6 +156,8 @@ def _train(
     if resume:
         stored_tensors, stored = ckpt.read_checkpoint(out_dir)
         _check_resume(config, stored["config"])
+        if dist.is_main:
+            ckpt.remove_stale_temporaries(out_dir)
     elif has_checkpoint:
         raise CheckpointError(
             f"{str(out_dir)!r} already holds a run: pass --resume to continue it, or another --out"
@@ -276,6 +278,7 @@ def _train(
         f"amp {run_info['amp']}, PRF {prf.spec}"
     )
     t_start = time.perf_counter()
+    start_step = step  # the checkpoint a resumed run started from (0: none yet)
 
     def epoch_of(s: int) -> float:
         return s / steps_per_epoch
@@ -352,15 +355,21 @@ def _train(
             z = sampler(config.passes[pass_index], config.batch_size, gen)[lo:hi]
             stats = gan_step(nets, real, z, amp)
             step += 1
-            monitor.step(step, stats, epoch_of(step))
             epoch_done = step % steps_per_epoch == 0
+            will_save = epoch_done or (
+                options.checkpoint_every and step % options.checkpoint_every == 0
+            )
+            if not on_cuda or will_save or step % 10 == 0:  # a GPU check costs a sync
+                _check_health(stats, step, saved_at[0] if saved_at[0] >= 0 else start_step,
+                              out_dir, monitor)  # fmt: skip
+            monitor.step(step, stats, epoch_of(step))
             if epoch_done:
                 monitor.flush(step, epoch_of(step))
                 write_samples(step // steps_per_epoch)
             if (step % check_every == 0 or epoch_done) and distributed.any_rank(dist, flag["stop"]):
                 interrupted = step < stop_at
                 break
-            if epoch_done or (options.checkpoint_every and step % options.checkpoint_every == 0):
+            if will_save:
                 save("epoch end" if epoch_done else "periodic")
     monitor.flush(step, epoch_of(step))
     if saved_at[0] != step:
@@ -383,6 +392,27 @@ def _train(
             "config": json.loads(config.to_json()),
         },
     )
+
+
+#: a GAN loss beyond this has exploded (the softplus losses of a healthy run stay below ~20)
+MAX_LOSS = 1e3
+
+
+def _check_health(stats: torch.Tensor, step: int, good_step: int, out_dir: Path, monitor) -> None:
+    """Stop a diverged run before it writes a checkpoint: the last good one stays on disk."""
+    losses = stats.detach().float().cpu()
+    if torch.isfinite(losses).all() and losses[:2].abs().max() <= MAX_LOSS:
+        return
+    what = "NaN or infinite" if not torch.isfinite(losses).all() else f"above {MAX_LOSS:g}"
+    kept = (
+        f"the last good checkpoint (step {good_step}) in {str(out_dir)!r} is kept; resume from "
+        "it with --resume, perhaps with a lower --lr"
+        if good_step > 0
+        else "no checkpoint was written"
+    )
+    monitor.write(f"stopped at step {step}: loss {what}")
+    monitor.close()
+    raise TrainingError(f"training diverged at step {step} (loss {what}); {kept}")
 
 
 @torch.no_grad()

@@ -98,6 +98,13 @@ def load_generator(
     generator.eval().requires_grad_(False)
     prf = prf_mod.get(spec, key=key)
     fingerprint = model_fingerprint(tensors, model_cfg.to_dict(), prf.spec)
+    recorded = config.get("fingerprint")
+    if recorded is not None and recorded != fingerprint:
+        raise CheckpointError(
+            f"the generator in {str(folder)!r} does not match the fingerprint its config.json "
+            f"records ({str(recorded)[:16]}..., the weights give {fingerprint[:16]}...): the "
+            "files were changed or damaged; refusing to load them"
+        )
     return LoadedGenerator(generator.to(device), prf, config, folder, fingerprint)
 
 
@@ -144,12 +151,22 @@ def inverse_info(name_or_path: str | os.PathLike) -> dict:
         raise CheckpointError(f"cannot read {str(path)!r}: {exc}") from None
 
 
+def record_fingerprint(folder: str | os.PathLike, fingerprint: str) -> None:
+    """Write the model fingerprint into ``folder/config.json``: loading then refuses weights
+    that were changed or damaged after the export (a tampered checkpoint)."""
+    path = Path(folder) / ckpt.CONFIG
+    config = json.loads(path.read_text())
+    config["fingerprint"] = fingerprint
+    ckpt.atomic_write_text(json.dumps(config, indent=2) + "\n", path)
+
+
 def export_run(
     run_dir: str | os.PathLike,
     name: str,
     *,
     dest_root: str | os.PathLike = ZOO_DIR,
     notes: str = "",
+    key: bytes | None = None,
 ) -> Path:
     """Copy a run's EMA generator into ``dest_root/name`` with a model card and a sample grid.
 
@@ -157,13 +174,14 @@ def export_run(
     wall time and machine, all read from the run's own ``config.json``.
     """
     run_dir = Path(run_dir)
-    loaded = load_generator(run_dir)
+    loaded = load_generator(run_dir, key=key)
     dest = Path(dest_root) / name
     dest.mkdir(parents=True, exist_ok=True)
     for fname in (ckpt.GENERATOR, ckpt.CONFIG):
         if not (run_dir / fname).is_file():
             raise CheckpointError(f"{str(run_dir)!r} lacks {fname}")
         shutil.copyfile(run_dir / fname, dest / fname)
+    record_fingerprint(dest, loaded.fingerprint)
     cfg, train = loaded.config, loaded.config["train"]
     progress = cfg.get("progress", {})
     seeds = list(range(64))
@@ -171,6 +189,8 @@ def export_run(
 
     save_grid(generate(loaded.generator, loaded.prf, seeds), dest / "samples.png", nrow=8)
     table = parameter_table({"generator": loaded.generator})
+    stages = [*cfg.get("finetune_history", []), cfg.get("finetune")]
+    finetuning = "".join(_finetune_section(r) for r in stages)
     card = f"""# {name}
 
 {REGISTRY.get(name, "seedembed generator")}
@@ -208,7 +228,7 @@ Architecture (`config.json` → `train.model`):
 
 `samples.png`: seeds 0..63 (row-major, 8 per row), from
 `seedembed generate --model {name} --seeds $(seq 0 63) -o samples.png`.
-{_finetune_section(cfg.get("finetune"))}{notes}
+{finetuning}{notes}
 """
     (dest / "card.md").write_text(card)
     return dest
@@ -239,10 +259,11 @@ are in `inverse.json`.
 
 
 def _finetune_section(record: dict | None) -> str:
-    """The card's account of a codebook fine-tuning (``seedembed finetune-codebook``)."""
+    """The card's account of one codebook fine-tuning (``seedembed finetune-codebook``)."""
     if not record:
         return ""
     c = record["config"]
+    judged = any(h.get("test_accuracy") is not None for h in record["history"])
     rows = "\n".join(
         f"| {h['round']} | {h['train_mse']:.4f} | {h['distinct_seeds']:,} | "
         + (
@@ -250,26 +271,34 @@ def _finetune_section(record: dict | None) -> str:
             if h.get("test_mse") is not None
             else "- | -"
         )
+        + (f" | {h['test_accuracy']:.4f}" if h.get("test_accuracy") is not None else " | -")
+        * judged
         + f" | {h.get('assign_s', '-')} | {h.get('update_s', '-')} |"
         for h in record["history"]
     )
     head = (
         f"| round | train MSE[-1,1] | seeds in use | test MSE[-1,1] ({c['eval_images']} digits) "
-        "| test SSIM | assign s | update s |"
+        "| test SSIM |" + (" test accuracy |" if judged else "") + " assign s | update s |"
     )
+    terms = f"{c['adv_weight']} x the adversarial loss of a discriminator trained beside it"
+    if c.get("perceptual_weight"):
+        terms += (
+            f", plus {c['perceptual_weight']} x the squared distance of the two images' "
+            f"penultimate features in the digit CNN `{c.get('perceptual_net')}` (trained "
+            "separately; not the classifier that judges the reconstructions)"
+        )
     return f"""
 ## Codebook fine-tuning
 
-After the GAN training above, the generator was fine-tuned as a codebook of the training set
-(k-means through the generator, `seedembed.train.codebook`): each round assigns every training
-image its best seed by exact image search, then trains G on the reconstruction MSE of those
-pairs plus {c["adv_weight"]} x the adversarial loss of a discriminator trained beside it.
+The generator was fine-tuned as a codebook of the training set (k-means through the generator,
+`seedembed.train.codebook`): each round assigns every training image its best seed by exact
+image search, then trains G on the reconstruction MSE of those pairs plus {terms}.
 {c["rounds"]} rounds of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
 (source fingerprint `{record["source"]["fingerprint"][:16]}...`). Row r is the assignment
-made after r updates: row 0 measures the plain GAN, the last row the shipped generator.
+made after r updates: row 0 measures the source generator, the last row the result.
 
 {head}
-| --- | --- | --- | --- | --- | --- | --- |
+|{" --- |" * (8 if judged else 7)}
 {rows}
 
 Command (commit `{record.get("commit")}`, {record.get("machine")}, {record.get("started_utc")}
