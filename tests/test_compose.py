@@ -250,3 +250,11 @@ def test_goal_check_names_beaten_and_missed_baselines():
     assert "easy" in lines[1] and "NOT" not in lines[1]
     assert "hard" in lines[2] and "NOT beaten" in lines[2]
     assert len(lines) == 3
+
+
+def test_no_images_is_an_empty_encoding_not_an_error(codec):
+    for kw in ({"compose": 3}, {"compose": 2, "image_aware": True}, {"search": "latent"}):
+        enc = codec.encode(torch.zeros(0, 1, 28, 28), **kw)
+        back = Encoding.from_bytes(enc.to_bytes())
+        assert back == enc and back.n_images == 0
+        assert codec.decode(back).shape == (0, 1, 28, 28)

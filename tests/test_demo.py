@@ -156,3 +156,26 @@ def test_the_page_in_a_real_browser(url, tmp_path):
         wait.until(lambda d: "1234" in d.find_element(By.ID, "strip").text)
     finally:
         driver.quit()
+
+
+def test_foreign_pages_and_hosts_are_refused(url):
+    """A cross-site form post (text/plain) and a rebinding Host name are refused."""
+    body = json.dumps({"start": 0}).encode()
+    req = urllib.request.Request(url + "/api/seeds", data=body,
+                                 headers={"Content-Type": "text/plain"})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req)
+    assert exc.value.code == 415
+    req = urllib.request.Request(url + "/api/models", headers={"Host": "evil.example:80"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req)
+    assert exc.value.code == 403
+
+
+def test_a_large_seed_file_is_refused_before_parsing(url):
+    from seedembed.codec import Encoding
+
+    big = Encoding(torch.zeros(600_000, 1, dtype=torch.long), "ab" * 32, "lcg-524287",
+                   (1, 28, 28), 19)  # fmt: skip
+    status, r = _post(url, "/api/decode", {"seedfile": _b64(big.to_bytes())})
+    assert status == 413 and "seedembed decode" in r["error"]

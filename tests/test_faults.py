@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -78,30 +78,38 @@ def test_kill_9_at_random_moments_leaves_a_loadable_checkpoint(tmp_path, mnist_r
     rc = main(["train-gan", "--resume", str(out), "--max-steps", str(steps[-1] + 2),
                "--no-progress"])  # fmt: skip
     assert rc == 0 and read_checkpoint(out)[1]["step"] == steps[-1] + 2
-    assert not list(out.glob(".*.tmp*"))  # litter of killed writers is cleaned on resume
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]  # killed writers' litter is gone
 
 
+@pytest.mark.skipif(
+    not (os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)),
+    reason="needs /dev/full (a device whose writes fail with ENOSPC)",
+)
 def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_previous(
     tmp_path, mnist_root, monkeypatch, capsys
 ):
+    """A real ENOSPC from the kernel: from the third file write on, the temporary file is a
+    link to /dev/full, so the write itself fails as on a full disk."""
     out = tmp_path / "run"
-    real = ckpt.save_file
+    real = ckpt._tmp
     calls = {"n": 0}
 
-    def full_disk(*args, **kwargs):
+    def full_disk(path):
         calls["n"] += 1
+        tmp = real(path)
         if calls["n"] > 2:  # the first checkpoint and its model file get written
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(*args, **kwargs)
+            tmp.symlink_to("/dev/full")
+        return tmp
 
-    monkeypatch.setattr(ckpt, "save_file", full_disk)
+    monkeypatch.setattr(ckpt, "_tmp", full_disk)
     rc = main(_args(out, mnist_root, "--epochs", "3", "--checkpoint-every", "2"))
     err = capsys.readouterr().err
     assert rc == 2 and "No space left on device; the previous file is kept" in err
     assert "Traceback" not in err
     assert read_checkpoint(out)[1]["step"] == 2 and _finite(out)
     assert not list(out.glob(".*.tmp*"))
-    monkeypatch.setattr(ckpt, "save_file", real)
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # the device itself is untouched
+    monkeypatch.setattr(ckpt, "_tmp", real)
     assert main(["train-gan", "--resume", str(out), "--max-steps", "4", "--no-progress"]) == 0
 
 
@@ -128,4 +136,27 @@ def test_a_diverging_loss_stops_before_writing_garbage(
     err = capsys.readouterr().err
     assert rc == 2 and f"training diverged at step 6 (loss {message}" in err
     assert "last good checkpoint (step 4)" in err
+    assert read_checkpoint(out)[1]["step"] == 4 and _finite(out)
+
+
+def test_weights_that_overflow_behind_a_finite_loss_are_not_saved(
+    tmp_path, mnist_root, monkeypatch, capsys
+):
+    """The loss still looks fine, the update made the weights NaN: the next save refuses."""
+    out = tmp_path / "run"
+    real = loop_mod.gan_step
+    calls = {"n": 0}
+
+    def overflow(nets, *args, **kwargs):
+        calls["n"] += 1
+        stats = real(nets, *args, **kwargs)
+        if calls["n"] == 8:  # the update of a save step
+            with torch.no_grad():
+                next(nets.G.parameters()).fill_(float("inf"))
+        return stats
+
+    monkeypatch.setattr(loop_mod, "gan_step", overflow)
+    rc = main(_args(out, mnist_root, "--epochs", "3", "--checkpoint-every", "4"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "training diverged at step 8 (weights NaN or infinite)" in err
     assert read_checkpoint(out)[1]["step"] == 4 and _finite(out)

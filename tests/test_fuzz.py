@@ -70,12 +70,26 @@ def test_weighted_header_claims_are_not_allocated():
         fmt.loads(_reseal(bytes(body)))
 
 
+def test_the_atheris_corpus_parses():
+    """The fuzzer starts from valid files (else it would mutate from 'bad magic' only)."""
+    pytest.importorskip("atheris", reason="atheris does not install on this platform")
+    sys.path.insert(0, str(HARNESS.parent))
+    try:
+        import fuzz_seed_format
+    finally:
+        sys.path.remove(str(HARNESS.parent))
+    for blob in (_weighted(), _plain()):
+        assert Encoding.from_bytes(blob).n_images == 3
+        fuzz_seed_format.one_input(b"\x01" + blob[:-4])  # parses; raises nothing
+
+
 def test_atheris_finds_nothing(tmp_path):
     pytest.importorskip("atheris", reason="atheris does not install on this platform")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, blob in enumerate([_weighted(), _plain(), _weighted(5, 3, 8), _plain(0)]):
-        (corpus / f"seed{i}").write_bytes(b"\x00" + blob)  # first byte even: as-is
+        (corpus / f"raw{i}").write_bytes(b"\x00" + blob)  # first byte even: parsed as is
+        (corpus / f"body{i}").write_bytes(b"\x01" + blob[:-4])  # odd: the harness adds the CRC
     proc = subprocess.run(
         [sys.executable, str(HARNESS), str(corpus), f"-runs={RUNS}", "-max_len=4096",
          "-rss_limit_mb=2048", "-timeout=10", "-seed=1"],

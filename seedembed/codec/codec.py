@@ -254,6 +254,10 @@ def load(
 def find_model(fingerprint: str) -> str | None:
     """The shipped model whose fingerprint this is, if any."""
     for name in zoo.available():
-        if zoo.load_generator(name).fingerprint == fingerprint:
+        recorded = zoo.recorded_fingerprint(name)  # cheap; loading verifies it anyway
+        if recorded is not None:
+            if recorded == fingerprint:
+                return name
+        elif name != zoo.CLASSIFIER and zoo.load_generator(name).fingerprint == fingerprint:
             return name
     return None

@@ -13,6 +13,9 @@ from seedembed.codec import format as fmt
 from seedembed.errors import CheckpointError, FormatError
 from seedembed.train.checkpoint import atomic_write_bytes
 
+#: largest .seed file read (parsing holds about 3.4x its size as int64 seeds)
+MAX_FILE_BYTES = 256 * 2**20
+
 
 @dataclass(eq=False)
 class Encoding:
@@ -154,8 +157,11 @@ class Encoding:
         path = Path(path)
         try:
             size = path.stat().st_size
-            if size > 2**31:
-                raise FormatError(f"{path}: {size} bytes is too large for a .seed file")
+            if size > MAX_FILE_BYTES:
+                raise FormatError(
+                    f"{path}: {size} bytes is too large for a .seed file "
+                    f"(limit {MAX_FILE_BYTES // 2**20} MiB, about 100 million 19-bit seeds)"
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None

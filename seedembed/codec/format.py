@@ -73,23 +73,47 @@ def pack_bits(values: np.ndarray, bits: int) -> bytes:
 
 def unpack_bits(data: bytes, count: int, bits: int) -> np.ndarray:
     """Inverse of :func:`pack_bits`: ``count`` values of ``bits`` bits as uint64."""
-    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * bits]
-    weights = np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64)
-    return (flat.reshape(count, bits).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    return _unpack_rows(data, count, [(bits, 1)])[0][:, 0]
+
+
+#: rows unpacked at a time: bounds the parser's scratch memory (~9 bytes per bit of a block)
+ROW_BLOCK = 1 << 16
+
+
+def _unpack_rows(data: bytes, count: int, groups: list[tuple[int, int]]) -> list[np.ndarray]:
+    """``count`` rows, each made of groups of (field width in bits, fields), MSB first.
+
+    Returns one uint64 array (count, fields) per group. The bits are unpacked a block of rows at
+    a time, so scratch memory stays bounded whatever the file claims.
+    """
+    width = sum(w * k for w, k in groups)
+    out = [np.empty((count, k), dtype=np.uint64) for _, k in groups]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    for r0 in range(0, count, ROW_BLOCK):
+        r1 = min(count, r0 + ROW_BLOCK)
+        start, stop = r0 * width, r1 * width
+        bits = np.unpackbits(buf[start // 8 : -(-stop // 8)])
+        bits = bits[start % 8 : start % 8 + (stop - start)].reshape(r1 - r0, width)
+        col = 0
+        for arr, (w, k) in zip(out, groups, strict=True):
+            block = bits[:, col : col + w * k].reshape(r1 - r0, k, w)
+            value = np.zeros((r1 - r0, k), dtype=np.uint64)
+            for b in range(w):  # most significant bit first
+                value = (value << np.uint64(1)) | block[:, :, b].astype(np.uint64)
+            arr[r0:r1] = value
+            col += w * k
+    return out
 
 
 def _bit_columns(values: np.ndarray, bits: int) -> np.ndarray:
     """(N, c) values -> (N, c * bits) bits, each value MSB first."""
     v = np.ascontiguousarray(values, dtype=np.uint64)
     shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
-    return ((v[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8).reshape(len(v), -1)
-
-
-def _value_columns(bit_rows: np.ndarray, count: int, bits: int) -> np.ndarray:
-    """Inverse of :func:`_bit_columns`: (N, count * bits) bits -> (N, count) uint64."""
-    weights = np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64)
-    b = bit_rows.reshape(len(bit_rows), count, bits).astype(np.uint64)
-    return (b * weights).sum(axis=2, dtype=np.uint64)
+    return (
+        ((v[:, :, None] >> shifts) & np.uint64(1))
+        .astype(np.uint8)
+        .reshape(len(v), -1 if len(v) else v.shape[1] * bits)
+    )
 
 
 def image_bits(seeds_per_image: int, bits: int, weight_bits: int = 0) -> int:
@@ -117,17 +141,16 @@ def _pack_payload(f: SeedFile, seeds: np.ndarray) -> bytes:
 
 def _unpack_payload(data: bytes, count: int, per_image: int, bits: int, weight_bits: int):
     """(seeds, scales, codes) of a payload; scales and codes are None when unweighted."""
+    used = count * image_bits(per_image, bits, weight_bits)
+    if used % 8 and data[-1] & ((1 << (8 - used % 8)) - 1):
+        raise FormatError(".seed payload padding bits are not zero")
     if not weight_bits:
-        seeds = unpack_bits(data, count * per_image, bits).reshape(count, per_image)
+        (seeds,) = _unpack_rows(data, count, [(bits, per_image)])
         return seeds, None, None
-    width = image_bits(per_image, bits, weight_bits)
-    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * width]
-    rows = flat.reshape(count, width)
-    cut1, cut2 = per_image * bits, per_image * bits + SCALE_BITS
-    seeds = _value_columns(rows[:, :cut1], per_image, bits)
-    scale_u16 = _value_columns(rows[:, cut1:cut2], 1, SCALE_BITS)[:, 0].astype(np.uint16)
-    scales = scale_u16.view(np.float16)
-    stored = _value_columns(rows[:, cut2:], per_image, weight_bits).astype(np.int64)
+    groups = [(bits, per_image), (SCALE_BITS, 1), (weight_bits, per_image)]
+    seeds, scale_u, stored = _unpack_rows(data, count, groups)
+    scales = scale_u[:, 0].astype(np.uint16).view(np.float16)
+    stored = stored.astype(np.int64)
     top = 2 ** (weight_bits - 1) - 1
     if stored.size and int(stored.max()) > 2 * top:
         raise FormatError(f".seed weight code beyond the {weight_bits}-bit range")
@@ -161,6 +184,9 @@ def dumps(f: SeedFile) -> bytes:
             raise FormatError("weight codes and scales do not match the seeds' shape")
         if count and int(np.abs(codes).max()) > top:
             raise FormatError(f"a weight code does not fit in {f.weight_bits} bits")
+        scales = np.asarray(f.scales, dtype=np.float16)
+        if count and not (np.isfinite(scales).all() and (scales >= 0).all()):
+            raise FormatError("weight scales must be finite and not negative")
         flags |= FLAG_WEIGHTED
         version = VERSION_WEIGHTED
     names = b""

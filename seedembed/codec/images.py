@@ -87,6 +87,11 @@ def _read(source, geometry: tuple[int, int, int], label: str, name: str) -> torc
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(source)
         with im:
+            if im.width * im.height > (Image.MAX_IMAGE_PIXELS or float("inf")):
+                raise Image.DecompressionBombError(
+                    f"{im.width} x {im.height} pixels is above the limit of "
+                    f"{Image.MAX_IMAGE_PIXELS:,}"
+                )
             if getattr(im, "n_frames", 1) > 1:
                 frames = im.n_frames
                 warnings.warn(f"{name}: has {frames} frames; using the first", stacklevel=3)
@@ -131,7 +136,7 @@ def as_batch(images: ImagesLike, geometry: tuple[int, int, int]) -> torch.Tensor
                 f"images have shape {tuple(x.shape[1:])}, the model takes {tuple(geometry)} "
                 "(pass PIL images or files to have them converted)"
             )
-        if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
             raise DataError("image values must be finite and in [0, 1]")
         return x.float().cpu()
     try:

@@ -50,8 +50,8 @@ class ComposeSettings:
     @classmethod
     def image_aware(cls, n: int, weight_bits: int = 8, method: str = "mp") -> ComposeSettings:
         """Projection (200 Adam steps), 16 image-judged candidates per step, 100 refinement
-        steps: on 300 MNIST test digits at n = 2 (70 bits), image MSE 0.0143 with 16
-        candidates vs 0.0179 with 4 and 0.0261 with 1 (docs/composition.md)."""
+        steps (the settings docs/results.md measures; docs/composition.md shows what each
+        part gains)."""
         return cls(n, weight_bits, method, project_steps=200, candidates=16, refine_steps=100)
 
     @property
@@ -77,6 +77,10 @@ def compose_images(
 ) -> Composition:
     """Weighted seeds of images (N, C, H, W) on [-1, 1], from the inverse generator's latents."""
     length = latents.shape[1]
+    if len(images) == 0:
+        empty = torch.zeros((0, settings.n), dtype=torch.long)
+        return Composition(empty, empty.clone(), torch.zeros(0, dtype=torch.float16),
+                           settings.weight_bits)  # fmt: skip
     check_seed_space(
         prf,
         "composition",

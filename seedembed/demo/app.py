@@ -27,8 +27,10 @@ from seedembed.search import STRATEGIES
 
 #: largest upload accepted (bytes, after base64 decoding)
 MAX_UPLOAD = 8 * 2**20
-#: most seeds one explorer request renders
+#: most seeds one explorer request renders, and most images a decoded file may hold
 MAX_STRIP = 64
+#: largest .seed file the page decodes (64 images with long names fit many times over)
+MAX_SEEDFILE = 2**20
 
 
 class DemoError(Exception):
@@ -99,14 +101,15 @@ class DemoApp:
         self.default_model = default_model
         self.device = device
         self._codecs: dict = {}
-        self._lock = threading.Lock()  # one encode at a time: the CPU is shared
+        self._lock = threading.RLock()  # one request's work at a time: the CPU is shared
 
     def codec(self, name: object):
         if not isinstance(name, str) or name not in self.models_available():
             raise DemoError(f"unknown model {name!r}")
-        if name not in self._codecs:
-            self._codecs[name] = load(name, device=self.device)
-        return self._codecs[name]
+        with self._lock:
+            if name not in self._codecs:
+                self._codecs[name] = load(name, device=self.device)
+            return self._codecs[name]
 
     @staticmethod
     def models_available() -> list[str]:
@@ -134,7 +137,8 @@ class DemoApp:
     def encode(self, req: dict) -> dict:
         codec = self.codec(req.get("model", self.default_model))
         data = _payload(req.get("image"), "image")
-        with warnings.catch_warnings(record=True) as caught:
+        # under the lock: the warnings machinery (resize notes, the pixel limit) is per process
+        with self._lock, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 x = image_from_bytes(data, codec.geometry, "the upload")
@@ -181,6 +185,12 @@ class DemoApp:
 
     def decode(self, req: dict) -> dict:
         data = _payload(req.get("seedfile"), ".seed file")
+        if len(data) > MAX_SEEDFILE:
+            raise DemoError(
+                f"the page decodes .seed files up to {MAX_SEEDFILE // 2**10} KB; use "
+                "`seedembed decode` for larger ones",
+                413,
+            )
         try:
             enc = Encoding.from_bytes(data)
         except SeedembedError as exc:

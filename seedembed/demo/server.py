@@ -1,7 +1,9 @@
 """The demo's HTTP layer: the page at ``/`` and the JSON API under ``/api/``.
 
 The standard library's threading HTTP server, bound to localhost by default: no framework to
-install, nothing exposed beyond the machine unless ``--host`` says so.
+install, nothing exposed beyond the machine unless ``--host`` says so. Requests naming another
+Host (DNS rebinding) and POSTs that are not JSON (what a foreign page's form could send without
+the browser asking first) are refused; a client stalling mid-request is dropped after 30 s.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ def _handler(app: DemoApp, quiet: bool) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "seedembed-demo"
+        timeout = 30  # seconds a client may stall mid-request before its thread is freed
+
+        def _host_ok(self) -> bool:
+            """Refuse other Host names (DNS rebinding) unless bound to every interface."""
+            host, port = self.server.server_address[:2]
+            if host in ("0.0.0.0", "::"):
+                return True
+            names = {host, "127.0.0.1", "localhost", "[::1]"}
+            return self.headers.get("Host", "") in {f"{n}:{port}" for n in names}
 
         def log_message(self, fmt: str, *args) -> None:  # noqa: D401 - the stdlib's hook
             if not quiet:
@@ -50,7 +61,9 @@ def _handler(app: DemoApp, quiet: bool) -> type[BaseHTTPRequestHandler]:
                 self._json(500, {"error": f"internal error ({type(exc).__name__}); see the log"})
 
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            if self.path in ("/", "/index.html"):
+            if not self._host_ok():
+                self._json(HTTPStatus.FORBIDDEN, {"error": "unexpected Host header"})
+            elif self.path in ("/", "/index.html"):
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
             elif self.path == "/api/models":
                 self._answer(app.models)
@@ -59,6 +72,13 @@ def _handler(app: DemoApp, quiet: bool) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             name = ROUTES.get(self.path)
+            kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if not self._host_ok():
+                self._json(HTTPStatus.FORBIDDEN, {"error": "unexpected Host header"})
+                return
+            if kind != "application/json":  # a cross-site form post cannot send this kind
+                self._json(415, {"error": "requests must be application/json"})
+                return
             if name is None:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {self.path}"})
                 return

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
 from seedembed.errors import CheckpointError
 
@@ -45,11 +46,11 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     """
     removed = []
     for tmp in Path(folder).glob(".*.tmp*"):
-        pid = tmp.name.rsplit(".tmp", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
+        match = re.search(r"\.tmp(\d+)$", tmp.name)
+        if match is None or int(match.group(1)) == os.getpid():
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(int(match.group(1)), 0)
             continue  # that writer is alive
         except ProcessLookupError:
             pass
@@ -60,13 +61,6 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
-def _readable(path: Path) -> None:
-    """Give a written file the usual mode (0666 less the umask); safetensors makes it 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def _write_failed(path: Path, exc: OSError) -> CheckpointError:
     reason = exc.strerror or str(exc)
     return CheckpointError(f"cannot write {str(path)!r}: {reason}; the previous file is kept")
@@ -75,19 +69,14 @@ def _write_failed(path: Path, exc: OSError) -> CheckpointError:
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None) -> None:
     """safetensors file written to a temporary name and renamed over ``path``.
 
-    A kill at any moment leaves either the old file or the new one, never a mix; a failed write
-    (a full disk, a read-only folder) is a :class:`CheckpointError` and the old file stays.
+    The file is serialised in memory and written by :func:`atomic_write_bytes` (safetensors'
+    own ``save_file`` would write through a temporary name of its own, which a kill would leave
+    behind unnamed). A kill at any moment leaves either the old file or the new one, never a mix;
+    a failed write (a full disk, a read-only folder) is a :class:`CheckpointError` and the old
+    file stays.
     """
-    tmp = _tmp(path)
-    try:
-        clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        save_file(clean, str(tmp), metadata=meta)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise _write_failed(path, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(save(clean, metadata=meta), path)
 
 
 def atomic_write_bytes(data: bytes, path: Path) -> None:

@@ -294,6 +294,8 @@ def _train(
     saved_at = [-1]
 
     def save(reason: str) -> None:
+        good = saved_at[0] if saved_at[0] >= 0 else start_step
+        _check_weights(nets, step, good, out_dir, monitor)  # never write a diverged model
         saved_at[0] = step
         if not dist.is_main:
             return
@@ -360,8 +362,14 @@ def _train(
                 options.checkpoint_every and step % options.checkpoint_every == 0
             )
             if not on_cuda or will_save or step % 10 == 0:  # a GPU check costs a sync
-                _check_health(stats, step, saved_at[0] if saved_at[0] >= 0 else start_step,
-                              out_dir, monitor)  # fmt: skip
+                _check_health(
+                    stats,
+                    step,
+                    saved_at[0] if saved_at[0] >= 0 else start_step,
+                    out_dir,
+                    monitor,
+                    dist,
+                )
             monitor.step(step, stats, epoch_of(step))
             if epoch_done:
                 monitor.flush(step, epoch_of(step))
@@ -398,21 +406,40 @@ def _train(
 MAX_LOSS = 1e3
 
 
-def _check_health(stats: torch.Tensor, step: int, good_step: int, out_dir: Path, monitor) -> None:
-    """Stop a diverged run before it writes a checkpoint: the last good one stays on disk."""
-    losses = stats.detach().float().cpu()
-    if torch.isfinite(losses).all() and losses[:2].abs().max() <= MAX_LOSS:
-        return
-    what = "NaN or infinite" if not torch.isfinite(losses).all() else f"above {MAX_LOSS:g}"
+def _diverged(step: int, what: str, good_step: int, out_dir: Path, monitor) -> TrainingError:
     kept = (
         f"the last good checkpoint (step {good_step}) in {str(out_dir)!r} is kept; resume from "
         "it with --resume, perhaps with a lower --lr"
         if good_step > 0
         else "no checkpoint was written"
     )
-    monitor.write(f"stopped at step {step}: loss {what}")
+    monitor.write(f"stopped at step {step}: {what}")
     monitor.close()
-    raise TrainingError(f"training diverged at step {step} (loss {what}); {kept}")
+    return TrainingError(f"training diverged at step {step} ({what}); {kept}")
+
+
+def _check_health(
+    stats: torch.Tensor, step: int, good_step: int, out_dir: Path, monitor, dist
+) -> None:
+    """Stop a diverged run before it writes a checkpoint: the last good one stays on disk.
+    Every rank stops together (one rank's NaN would otherwise hang the others in DDP)."""
+    losses = stats.detach().float().cpu()
+    finite = bool(torch.isfinite(losses).all())
+    bad = not finite or bool(losses[:2].abs().max() > MAX_LOSS)
+    if not distributed.any_rank(dist, bad):
+        return
+    what = "loss NaN or infinite" if not finite else f"loss above {MAX_LOSS:g}"
+    raise _diverged(step, what if bad else "loss diverged on another process", good_step,
+                    out_dir, monitor)  # fmt: skip
+
+
+def _check_weights(nets, step: int, good_step: int, out_dir: Path, monitor) -> None:
+    """The last guard before a checkpoint: every weight of G, D and the EMA is finite (a finite
+    loss can still be followed by an update that overflows)."""
+    modules = (nets.g_module, nets.d_module, nets.G_ema)
+    if all(torch.isfinite(p).all() for m in modules for p in m.parameters()):
+        return
+    raise _diverged(step, "weights NaN or infinite", good_step, out_dir, monitor)
 
 
 @torch.no_grad()

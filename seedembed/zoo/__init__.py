@@ -151,9 +151,20 @@ def inverse_info(name_or_path: str | os.PathLike) -> dict:
         raise CheckpointError(f"cannot read {str(path)!r}: {exc}") from None
 
 
+def recorded_fingerprint(name_or_path: str | os.PathLike) -> str | None:
+    """The fingerprint a model folder's config.json records (None if it records none)."""
+    try:
+        config = json.loads((model_path(name_or_path) / ckpt.CONFIG).read_text())
+    except (OSError, ValueError):
+        return None
+    value = config.get("fingerprint") if isinstance(config, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def record_fingerprint(folder: str | os.PathLike, fingerprint: str) -> None:
     """Write the model fingerprint into ``folder/config.json``: loading then refuses weights
-    that were changed or damaged after the export (a tampered checkpoint)."""
+    that were changed or damaged after the export. (Someone who can edit the weights can edit
+    this record too: it catches damage and careless edits, it does not authenticate.)"""
     path = Path(folder) / ckpt.CONFIG
     config = json.loads(path.read_text())
     config["fingerprint"] = fingerprint
