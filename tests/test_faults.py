@@ -113,26 +113,34 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_previous(
     assert main(["train-gan", "--resume", str(out), "--max-steps", "4", "--no-progress"]) == 0
 
 
+def _run_with_poison(out, root, monkeypatch, poison_step) -> int:
+    """Train 3 epochs (checkpoints at steps 4, 8, ...) with ``poison_step(call, nets, stats)``
+    applied after every GAN step; returns the CLI's exit code."""
+    real = loop_mod.gan_step
+    calls = {"n": 0}
+
+    def step(nets, *args, **kwargs):
+        calls["n"] += 1
+        return poison_step(calls["n"], nets, real(nets, *args, **kwargs))
+
+    monkeypatch.setattr(loop_mod, "gan_step", step)
+    return main(_args(out, root, "--epochs", "3", "--checkpoint-every", "4"))
+
+
 @pytest.mark.parametrize(("poison", "message"), [(float("nan"), "NaN"), (1e5, "above 1000")])
 def test_a_diverging_loss_stops_before_writing_garbage(
     tmp_path, mnist_root, monkeypatch, capsys, poison, message
 ):
+    def diverge(call, nets, stats):
+        if call < 6:
+            return stats
+        with torch.no_grad():
+            for p in nets.G.parameters():
+                p.mul_(poison)
+        return torch.full_like(stats, poison)
+
     out = tmp_path / "run"
-    real = loop_mod.gan_step
-    calls = {"n": 0}
-
-    def diverge(nets, *args, **kwargs):
-        calls["n"] += 1
-        stats = real(nets, *args, **kwargs)
-        if calls["n"] >= 6:
-            with torch.no_grad():
-                for p in nets.G.parameters():
-                    p.mul_(poison)
-            return torch.full_like(stats, poison)
-        return stats
-
-    monkeypatch.setattr(loop_mod, "gan_step", diverge)
-    rc = main(_args(out, mnist_root, "--epochs", "3", "--checkpoint-every", "4"))
+    rc = _run_with_poison(out, mnist_root, monkeypatch, diverge)
     err = capsys.readouterr().err
     assert rc == 2 and f"training diverged at step 6 (loss {message}" in err
     assert "last good checkpoint (step 4)" in err
@@ -143,20 +151,15 @@ def test_weights_that_overflow_behind_a_finite_loss_are_not_saved(
     tmp_path, mnist_root, monkeypatch, capsys
 ):
     """The loss still looks fine, the update made the weights NaN: the next save refuses."""
-    out = tmp_path / "run"
-    real = loop_mod.gan_step
-    calls = {"n": 0}
 
-    def overflow(nets, *args, **kwargs):
-        calls["n"] += 1
-        stats = real(nets, *args, **kwargs)
-        if calls["n"] == 8:  # the update of a save step
+    def overflow(call, nets, stats):
+        if call == 8:  # the update of a save step
             with torch.no_grad():
                 next(nets.G.parameters()).fill_(float("inf"))
         return stats
 
-    monkeypatch.setattr(loop_mod, "gan_step", overflow)
-    rc = main(_args(out, mnist_root, "--epochs", "3", "--checkpoint-every", "4"))
+    out = tmp_path / "run"
+    rc = _run_with_poison(out, mnist_root, monkeypatch, overflow)
     err = capsys.readouterr().err
     assert rc == 2 and "training diverged at step 8 (weights NaN or infinite)" in err
     assert read_checkpoint(out)[1]["step"] == 4 and _finite(out)
