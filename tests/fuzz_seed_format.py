@@ -16,8 +16,10 @@ import sys
 import zlib
 
 import atheris
+import numpy  # noqa: F401 - loaded first, so that only the parser below is instrumented
+import torch  # noqa: F401
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=["seedembed"]):
     from seedembed.codec.encoding import Encoding
     from seedembed.errors import FormatError
 

@@ -19,7 +19,7 @@ from seedembed.codec import format as fmt
 from seedembed.errors import FormatError
 
 HARNESS = Path(__file__).with_name("fuzz_seed_format.py")
-RUNS = 10_000
+RUNS = 200_000
 
 
 def _weighted(count: int = 3, n: int = 2, k: int = 5) -> bytes:
