@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of the .seed parser with atheris (libFuzzer); run by test_fuzz.py.
 
-    python tests/fuzz_seed_format.py CORPUS_DIR -runs=50000 -max_len=4096 -rss_limit_mb=2048
+    python tests/fuzz_seed_format.py CORPUS_DIR -runs=50000 -max_len=4096 -rss_limit_mb=4096
 
 Every input is parsed as-is and, when its first byte is odd, with a valid CRC-32 appended, so
 the fuzzer also reaches the parser behind the checksum. The only acceptable outcome is a

@@ -92,7 +92,7 @@ def test_atheris_finds_nothing(tmp_path):
         (corpus / f"body{i}").write_bytes(b"\x01" + blob[:-4])  # odd: the harness adds the CRC
     proc = subprocess.run(
         [sys.executable, str(HARNESS), str(corpus), f"-runs={RUNS}", "-max_len=4096",
-         "-rss_limit_mb=2048", "-timeout=10", "-seed=1"],
+         "-rss_limit_mb=4096", "-timeout=10", "-seed=1"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
