@@ -51,22 +51,14 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
     trained: set[str] = set()
     for name in names:
         key = keys[name]
-        if args.force and key not in trained and key != "nearest-train":
-            baseline = train_baseline(
-                name,
-                data_root=args.data_root,
-                cache_dir=args.cache_dir,
-                log=note,
-                progress=note if args.verbose else None,
-            )
-        else:
-            baseline = load_baseline(
-                name,
-                data_root=args.data_root,
-                cache_dir=args.cache_dir,
-                log=note,
-                progress=note if args.verbose else None,
-            )
+        retrain = args.force and key not in trained and key != "nearest-train"
+        baseline = (train_baseline if retrain else load_baseline)(
+            name,
+            data_root=args.data_root,
+            cache_dir=args.cache_dir,
+            log=note,
+            progress=note if args.verbose else None,
+        )
         trained.add(key)
         r = evaluate(baseline, test)
         seconds = baseline.info.get("train_seconds")

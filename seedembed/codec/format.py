@@ -65,10 +65,8 @@ class SeedFile:
 
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
     """Values (< 2^bits) -> bytes, each value MSB first, the whole stream zero-padded."""
-    v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
-    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
-    bit_matrix = ((v[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.uint8)
-    return np.packbits(bit_matrix.reshape(-1)).tobytes()
+    v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1, 1)
+    return np.packbits(_bit_columns(v, bits).reshape(-1)).tobytes()
 
 
 def unpack_bits(data: bytes, count: int, bits: int) -> np.ndarray:

@@ -149,10 +149,14 @@ def as_batch(images: ImagesLike, geometry: tuple[int, int, int]) -> torch.Tensor
     return torch.stack([pil_to_tensor(im) for im in fitted])
 
 
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """(C, H, W) in [0, 1] -> an 8-bit grey or RGB PIL image (rounded, clamped)."""
+    arr = (image.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+    return Image.fromarray(arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0))
+
+
 def write_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
     """(C, H, W) in [0, 1] -> PNG file (grey or RGB)."""
-    arr = (image.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
     path = Path(path)
-    Image.fromarray(arr).save(path)
+    tensor_to_pil(image).save(path)
     return path

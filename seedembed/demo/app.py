@@ -20,7 +20,7 @@ from PIL import Image
 
 from seedembed import zoo
 from seedembed.codec import Encoding, find_model, load
-from seedembed.codec.images import image_from_bytes
+from seedembed.codec.images import image_from_bytes, tensor_to_pil
 from seedembed.errors import SeedembedError
 from seedembed.metrics import psnr, ssim
 from seedembed.search import STRATEGIES
@@ -43,9 +43,7 @@ class DemoError(Exception):
 
 def data_url(image: torch.Tensor, scale: int = 1) -> str:
     """(C, H, W) in [0, 1] -> a PNG data URL (nearest-neighbour enlarged ``scale`` times)."""
-    arr = (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
-    im = Image.fromarray(arr)
+    im = tensor_to_pil(image)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
