@@ -15,6 +15,9 @@ import torch
 
 _SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# tests decode their folders afresh; the decoded-image cache is tested with its own folder
+os.environ.setdefault("SEEDEMBED_IMAGE_CACHE", "0")
+
 if "SEEDEMBED_DATA" not in os.environ and (_SIBLING / "MNIST" / "raw").is_dir():
     os.environ["SEEDEMBED_DATA"] = str(_SIBLING)
 

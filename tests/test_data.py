@@ -174,6 +174,84 @@ def test_anime_faces_split_follows_test_txt(tmp_path):
         AnimeFaces(tmp_path)
 
 
+@pytest.fixture
+def image_cache(tmp_path, monkeypatch):
+    """The decoded-image cache switched on, in a folder of its own."""
+    monkeypatch.setenv("SEEDEMBED_IMAGE_CACHE", "1")
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "images"
+
+
+def _faces(folder, n=5):
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        write_image(folder / f"{i}.png", rng.integers(0, 255, (12, 12, 3), np.uint8))
+    return folder
+
+
+def test_a_decoded_folder_is_cached_and_reused(tmp_path, image_cache, monkeypatch):
+    folder = _faces(tmp_path / "faces")
+    first = load_uint8(ImageFolder(folder, size=8))
+    assert len(list(image_cache.glob("*.npy"))) == 1
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i}.png" for i in range(5)]
+
+    def no_decoding(*_):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(ImageFolder, "_decode", no_decoding)
+    ds = ImageFolder(folder, size=8)
+    assert torch.equal(load_uint8(ds), first)
+    assert torch.equal(load_uint8(ds, limit=2), first[:2])
+
+
+def test_the_cache_key_follows_files_and_geometry(tmp_path, image_cache):
+    folder = _faces(tmp_path / "faces")
+    a = load_uint8(ImageFolder(folder, size=8))
+    write_image(folder / "3.png", np.zeros((12, 12, 3), np.uint8))  # edited in place
+    os.utime(folder / "3.png", ns=(1, 1))
+    b = load_uint8(ImageFolder(folder, size=8))
+    assert b[3].max() == 0 and torch.equal(a[:3], b[:3])
+    assert len(list(image_cache.glob("*.npy"))) == 1  # the edited set's old entry is gone
+    assert load_uint8(ImageFolder(folder, size=6)).shape == (5, 3, 6, 6)
+    write_image(folder / "5.png", np.zeros((12, 12, 3), np.uint8))  # another set of files
+    assert len(load_uint8(ImageFolder(folder, size=8))) == 6
+    assert len(list(image_cache.glob("*.npy"))) == 3
+
+
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path, image_cache):
+    folder = _faces(tmp_path / "faces")
+    good = load_uint8(ImageFolder(folder, size=8))
+    entry = next(image_cache.glob("*.npy"))
+    raw = bytearray(entry.read_bytes())
+    raw[-1] ^= 0xFF  # one flipped pixel: only the checksum sees it
+    entry.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="damaged .*checksum"):
+        again = load_uint8(ImageFolder(folder, size=8))
+    assert torch.equal(again, good)
+    assert torch.equal(load_uint8(ImageFolder(folder, size=8)), good)  # rewritten, clean
+
+
+def test_an_unwritable_cache_is_only_a_warning(tmp_path, monkeypatch):
+    folder = _faces(tmp_path / "faces")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SEEDEMBED_IMAGE_CACHE", "1")
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(blocker))
+    with pytest.warns(UserWarning, match="cannot cache the decoded images"):
+        data = load_uint8(ImageFolder(folder, size=8))
+    assert data.shape == (5, 3, 8, 8)
+
+
+def test_a_set_with_broken_files_is_not_cached(tmp_path, image_cache):
+    folder = _faces(tmp_path / "faces")
+    broken = folder / "9.png"
+    write_image(broken, np.zeros((40, 40, 3), np.uint8))
+    broken.write_bytes(broken.read_bytes()[:60])
+    with pytest.warns(UserWarning, match="failed to decode"):
+        assert load_uint8(ImageFolder(folder, size=8)).shape == (5, 3, 8, 8)
+    assert not image_cache.exists() or not list(image_cache.glob("*.npy"))
+
+
 @pytest.mark.skipif(not os.environ.get("SEEDEMBED_DATA"), reason="SEEDEMBED_DATA not set")
 def test_real_mnist_if_available():
     root = os.environ["SEEDEMBED_DATA"]

@@ -210,6 +210,17 @@ def test_spot_check_catches_rows_that_are_not_the_model(tmp_path):
         load_codebook(g, p, fp, tmp_path, build=False)
 
 
+def test_a_codebook_that_does_not_fit_on_the_disk_is_refused_before_rendering(
+    tmp_path, monkeypatch
+):
+    g, p, fp = _tiny()
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(cbmod.shutil, "disk_usage", lambda _: usage._replace(free=2**29))
+    with pytest.raises(SearchError, match=r"needs 0\.0 GiB .* has 0\.5 GiB free"):
+        build_codebook(g, p, fp, tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
 def test_foreign_codebook_is_rejected(tmp_path):
     g, p, fp = _tiny()
     other_fp = "ab" * 32

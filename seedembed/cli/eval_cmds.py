@@ -82,6 +82,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="subsets (a smoke test of the report)")
     p.add_argument("--no-fid", action="store_true", help="skip the FID columns")
     p.add_argument("--tables", nargs="+", choices=list(TABLES), metavar="TABLE")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="print the tables not named by --tables from the JSON an earlier report wrote "
+        "(marked with its commit and time) instead of leaving them out",
+    )
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
     p.add_argument("--device", type=device, default="cpu")
     p.set_defaults(func=cmd_report)
@@ -206,6 +212,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from seedembed.experiments.tables import TABLES
 
     session = _session(args)
-    out = write_report(args.output, session, tables=tuple(args.tables or TABLES))
+    out = write_report(args.output, session, tables=tuple(args.tables or TABLES), keep=args.keep)
     print(f"wrote {out}")
     return 0

@@ -174,9 +174,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weight of a feature distance in a digit CNN (0: off); needs --perceptual-net",
     )
     p.add_argument(
+        "--class-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of the cross-entropy of --perceptual-net on each assigned seed's image "
+        "against its training image's label (0: off; labelled data sets only)",
+    )
+    p.add_argument(
+        "--confidence-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of the entropy of --perceptual-net's prediction on random seeds' images, "
+        "so that no codebook entry sits between two classes (0: off)",
+    )
+    p.add_argument(
         "--perceptual-net",
         metavar="DIR",
-        help="classifier folder whose penultimate features the perceptual loss compares "
+        help="digit classifier folder for the perceptual, class and confidence terms "
         "(train one with `seedembed train-classifier --seed 1`; not the judging classifier)",
     )
     p.add_argument("--d-warmup", type=integer, default=300, metavar="STEPS", help="(300)")
@@ -322,6 +338,8 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         adv_weight=args.adv_weight,
         perceptual_weight=args.perceptual_weight,
         perceptual_net=args.perceptual_net,
+        class_weight=args.class_weight,
+        confidence_weight=args.confidence_weight,
         d_warmup_steps=args.d_warmup,
         limit=args.limit,
         eval_images=args.eval_images,

@@ -132,13 +132,35 @@ class ImageFolder(Dataset):
         arr = np.asarray(image, dtype=np.uint8)
         return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), mode
 
-    def as_uint8(self, limit: int | None = None, threads: int | None = None) -> torch.Tensor:
+    def as_uint8(
+        self, limit: int | None = None, threads: int | None = None, cache: bool | None = None
+    ) -> torch.Tensor:
         """Decode every image once into a uint8 tensor (N, C, size, size).
 
         Files that fail to decode are dropped (counted in ``skipped``, one warning); images
-        of another mode are converted (counted in ``converted``, one warning).
+        of another mode are converted (counted in ``converted``, one warning). The whole set,
+        once decoded without failures, is kept in the user cache (:mod:`.cache`; ``cache``
+        defaults to on unless ``$SEEDEMBED_IMAGE_CACHE=0``); ``limit`` then slices it, and a
+        limited load without a cached set decodes only its first ``limit`` files.
         """
+        from seedembed.data import cache as image_cache
+
+        use_cache = image_cache.enabled() if cache is None else cache
+        name = None
+        if use_cache:
+            name = image_cache.key(self.root, self.files, self.image_size, self.mode)
+        if name is not None:
+            data = image_cache.load(name)
+            if data is not None:
+                return data if limit is None else data[:limit].clone()
         files = self.files if limit is None else self.files[:limit]
+        failed_before = len(self.skipped)
+        data = self._decode(files, threads)
+        if name is not None and limit is None and len(self.skipped) == failed_before:
+            image_cache.store(name, data)
+        return data
+
+    def _decode(self, files: list[Path], threads: int | None) -> torch.Tensor:
         threads = threads or min(8, os.cpu_count() or 1)
         with ThreadPoolExecutor(threads) as pool:  # PIL decodes without holding the GIL
             arrays = list(pool.map(self._array, files))
@@ -152,7 +174,7 @@ class ImageFolder(Dataset):
             warnings.warn(
                 f"skipped {len(bad)} of {len(files)} images under {str(self.root)!r} that "
                 f"failed to decode (first: {bad[0][0]}: {bad[0][1]})",
-                stacklevel=2,
+                stacklevel=3,
             )
         if not good:
             raise DataError(f"no image under {str(self.root)!r} could be decoded")
@@ -161,7 +183,7 @@ class ImageFolder(Dataset):
             warnings.warn(
                 f"converted {sum(self.converted.values())} images to {self.mode} "
                 f"({modes}) under {str(self.root)!r}",
-                stacklevel=2,
+                stacklevel=3,
             )
         return torch.from_numpy(np.stack(good))
 

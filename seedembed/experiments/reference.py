@@ -49,3 +49,49 @@ MNIST_LIMITS: dict[str, dict[str, float]] = {
         "bits": 19.0, "mse_m11": 0.085, "ssim": 0.78, "ce": 0.23, "acc": 0.95,
     },
 }  # fmt: skip
+
+#: Anime synthetic set (100-symbol latents): MSE img on the [0, 1] scale.
+ANIME_SYNTHETIC: dict[str, dict[str, float]] = {
+    "Inverse GAN(5101)": {"mse_latent": 0.001819, "mse_01": 0.001403, "ssim": 0.9681, "fid": 17.26},
+    "Inverse GAN(29282)": {
+        "mse_latent": 0.011398, "mse_01": 0.006256, "ssim": 0.8759, "fid": 29.82,
+    },
+    "Inverse GAN(524287)": {
+        "mse_latent": 0.056614, "mse_01": 0.010546, "ssim": 0.8153, "fid": 34.58,
+    },
+}  # fmt: skip
+
+#: Anime test set (the 2,296 faces of test.txt): MSE img on the [0, 1] scale.
+ANIME_TEST: dict[str, dict[str, float]] = {
+    "Inverse GAN(5101)": {"mse_01": 0.091134, "ssim": 0.146485, "fid": 131.55},
+    "Inverse GAN(29282)": {"mse_01": 0.096304, "ssim": 0.144632, "fid": 108.92},
+    "Inverse GAN(524287)": {"mse_01": 0.0855831, "ssim": 0.162683, "fid": 114.90},
+    "Autoencoder": {"mse_01": 0.043306, "ssim": 0.258801, "fid": 324.93},
+}
+
+#: Limits for the anime test set (numbers.md; SSIM measured as skimage does, interior only).
+ANIME_LIMITS: dict[str, dict[str, float]] = {
+    "k-means, 5101 centroids": {"bits": 12.3, "mse_01": 0.0371, "psnr": 14.55, "ssim": 0.269},
+    "nearest training image": {"bits": 14.3, "mse_01": 0.0444, "psnr": 14.06, "ssim": 0.273},
+    "PCA(7), float32": {"bits": 224, "mse_01": 0.0346, "psnr": 14.81, "ssim": 0.261},
+    "PCA(14), float32": {"bits": 448, "mse_01": 0.0293, "psnr": 15.53, "ssim": 0.283},
+    "PCA(28), float32": {"bits": 896, "mse_01": 0.0244, "psnr": 16.32, "ssim": 0.324},
+    "PCA(100), float32": {"bits": 3200, "mse_01": 0.0161, "psnr": 18.15, "ssim": 0.459},
+}
+
+#: Anime noise composition, test set (z = sum of n weighted sequences): MSE img on [0, 1].
+ANIME_COMPOSITION_TEST: dict[str, dict[str, float]] = {
+    "Uniform 5": {"mse_01": 0.056232, "ssim": 0.246840, "fid": 115.37},
+    "Uniform 10": {"mse_01": 0.043571, "ssim": 0.300170, "fid": 114.67},
+    "Uniform 20": {"mse_01": 0.035309, "ssim": 0.354097, "fid": 113.42},
+    "LCG 5": {"mse_01": 0.069271, "ssim": 0.195917, "fid": 163.40},
+    "LCG 10": {"mse_01": 0.124997, "ssim": 0.106405, "fid": 163.90},
+    "LCG 20": {"mse_01": 0.124159, "ssim": 0.105760, "fid": 163.61},
+}
+
+#: Anime autoencoders (test set), the thesis' comparison for composition: MSE img on [0, 1].
+ANIME_AUTOENCODERS: dict[str, dict[str, float]] = {
+    "AE(7)": {"mse_01": 0.033821, "ssim": 0.364243, "fid": 311.20},
+    "AE(14)": {"mse_01": 0.028392, "ssim": 0.435497, "fid": 285.05},
+    "AE(28)": {"mse_01": 0.025243, "ssim": 0.494204, "fid": 249.51},
+}

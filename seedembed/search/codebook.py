@@ -37,6 +37,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -368,6 +369,13 @@ def build_codebook(
     device = torch.device(device)
     gen = generator_on(generator, device)
     path.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path.parent).free
+    if free < file_bytes + 2**30:  # a sparse file would fail mid-build, as SIGBUS on a memmap
+        raise SearchError(
+            f"the codebook of this model needs {file_bytes / 2**30:.1f} GiB in "
+            f"{str(path.parent)!r}, which has {free / 2**30:.1f} GiB free (keep 1 GiB spare): "
+            "free space, pass another --cache-dir, or use the hybrid search, which needs none"
+        )
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     t0 = time.perf_counter()
     try:

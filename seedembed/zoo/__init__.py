@@ -298,6 +298,17 @@ def _finetune_section(record: dict | None) -> str:
             f"penultimate features in the digit CNN `{c.get('perceptual_net')}` (trained "
             "separately; not the classifier that judges the reconstructions)"
         )
+    if c.get("class_weight"):
+        terms += (
+            f", plus {c['class_weight']} x the cross-entropy of the digit CNN "
+            f"`{c.get('perceptual_net')}`'s logits on the assigned seed's image against the "
+            "training image's label"
+        )
+    if c.get("confidence_weight"):
+        terms += (
+            f", plus {c['confidence_weight']} x the entropy of the digit CNN "
+            f"`{c.get('perceptual_net')}`'s prediction on the images of random seeds"
+        )
     return f"""
 ## Codebook fine-tuning
 
