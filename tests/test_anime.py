@@ -71,6 +71,8 @@ def _session(anime_root, anime_model, **kw) -> Session:
 
 def test_anime_test_table_has_ours_thesis_and_limits(anime_root, anime_model):
     table = reproduce("anime-test", _session(anime_root, anime_model))
+    near = [r for r in table.rows if r["label"] == "nearest training face"]
+    assert near and near[0]["values"]["bits_per_image"] == pytest.approx(3.0)  # 8 fake faces
     ours = [r for r in table.rows if r["source"] == "ours"]
     assert [r["label"] for r in ours] == [
         "seedembed anime-tiny, hybrid search",
@@ -113,11 +115,16 @@ def test_anime_composition_rows_fit_their_bits_and_improve_with_n(anime_root, an
     assert any("Goal (issue 7" in note for note in table.notes)
 
 
-def test_anime_tables_without_an_anime_model_are_skipped_with_the_reason(anime_root, tmp_path):
+def test_anime_tables_without_an_anime_model_are_skipped_with_the_reason(
+    anime_root, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))  # no trained baselines
     session = _session(anime_root, tmp_path / "none")
     for name in ("anime-test", "anime-synthetic", "anime-composition"):
         with pytest.raises(ModelError, match="need an anime model"):
             reproduce(name, session)
+    with pytest.raises(ModelError, match="only cached ones are used"):  # --quick never trains
+        reproduce("anime-autoencoders", session)
 
 
 def test_report_keep_reprints_earlier_tables_with_their_provenance(
@@ -158,3 +165,30 @@ def test_digit_cnn_terms_are_refused_for_a_face_model_before_any_work(anime_mode
     with pytest.raises(ModelError, match="digit CNN .* makes 3x64x64 images"):
         finetune_codebook(str(anime_model), tmp_path / "ft", cfg, progress=False)
     assert not (tmp_path / "ft").exists()
+
+
+def test_anime_baselines_train_code_and_refuse_digits(anime_root, tmp_path):
+    """anime-* baselines train on the anime training faces and code 3x64x64 images."""
+    from seedembed.baselines import load_baseline, parse_name, train_baseline
+    from seedembed.data import load_uint8, open_dataset
+    from seedembed.errors import DataError
+
+    assert parse_name("anime-ae14-q8") == ("ae", "anime-ae14", 14, True)
+    assert parse_name("anime-kmeans-5101")[1] == "anime-kmeans-5101"
+    test = load_uint8(open_dataset("anime-faces", anime_root, train=False)).float() / 255
+    kw = dict(data_root=str(anime_root), cache_dir=tmp_path, log=None)
+    ae = train_baseline("anime-ae7", epochs=150, batch_size=4, **kw)
+    q8 = load_baseline("anime-ae7-q8", train_missing=False, **kw)  # shares ae7's artefact
+    assert ae.bits == 224 and q8.bits == 56 and ae.info["image_size"] == 64
+    assert ae.reconstruct(test).shape == (4, 3, 64, 64)
+    train = load_uint8(open_dataset("anime-faces", anime_root, train=True)).float() / 255
+    recon = ae.reconstruct(train)  # 8 random-block faces: it has learnt them, a bit
+    assert recon.min() >= 0 and recon.max() <= 1
+    flat = torch.full_like(train, train.mean())  # what a constant guess scores
+    assert ((recon - train) ** 2).mean() < 0.9 * ((flat - train) ** 2).mean()
+    near = load_baseline("anime-nearest-train", **kw)
+    assert near.bits == pytest.approx(3.0) and torch.equal(near.reconstruct(train), train)
+    km = train_baseline("anime-kmeans-4", iterations=3, **kw)
+    assert km.reconstruct(test).shape == (4, 3, 64, 64)
+    with pytest.raises(DataError, match=r"takes \(N, 3, 64, 64\) images"):
+        ae.reconstruct(torch.rand(2, 1, 28, 28))

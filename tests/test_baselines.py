@@ -301,4 +301,4 @@ def test_cli_reports_a_cached_baseline(capsys, ae_cache):
     assert lines[0].startswith("ae7: 224.00 bits") and "MSE[-1,1]" in lines[0]
     assert lines[1].startswith("ae7-q8: 56.00 bits") and "SSIM" in lines[1]
     assert "(interior 0." in lines[1]
-    assert "on 10000 test digits" in lines[0]
+    assert "on 10000 test images" in lines[0]

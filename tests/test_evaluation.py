@@ -160,7 +160,6 @@ def test_cli_evaluate_writes_json(tmp_path, capsys):
         (["evaluate", "--model", "nope"], "unknown model"),
         (["evaluate", "--model", "mnist-5101", "--metrics", "bogus"], "unknown metric 'bogus'"),
         (["evaluate", "--baseline", "nope"], "baseline"),
-        (["reproduce", "anime-autoencoders"], "anime"),
         (["plot", "/nonexistent.json", "-o", "/tmp/x.png"], "cannot read"),
     ],
 )

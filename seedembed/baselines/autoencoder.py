@@ -43,32 +43,41 @@ LEVELS = 256
 
 
 class ConvAutoencoder(nn.Module):
-    """(N, 1, 28, 28) in [0, 1] -> d latents -> (N, 1, 28, 28) in (0, 1)."""
+    """(N, C, S, S) in [0, 1] -> d latents -> (N, C, S, S) in (0, 1).
 
-    def __init__(self, latent_dim: int, width: int = 16) -> None:
+    MNIST (1x28x28): two stride-2 stages down to 2w x 7 x 7, as above. Anime faces (3x64x64):
+    four stages (w, 2w, 4w, 8w channels) down to 8w x 4 x 4, mirrored by the decoder.
+    """
+
+    def __init__(
+        self, latent_dim: int, width: int = 16, channels: int = 1, image_size: int = 28
+    ) -> None:
         super().__init__()
+        if image_size == 28:
+            widths, final = [width, 2 * width], 7
+        elif image_size == 64:
+            widths, final = [width, 2 * width, 4 * width, 8 * width], 4
+        else:
+            raise ModelError(f"autoencoders are built for 28x28 or 64x64 images, not {image_size}")
         self.latent_dim, self.width = latent_dim, width
-        w = width
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, w, 4, 2, 1),
+        self.channels, self.image_size = channels, image_size
+        flat = widths[-1] * final * final
+        down: list[nn.Module] = []
+        for c_in, c_out in zip([channels, *widths[:-1]], widths, strict=True):
+            down += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(flat, latent_dim))
+        up: list[nn.Module] = [
+            nn.Linear(latent_dim, flat),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(w, 2 * w, 4, 2, 1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten(),
-            nn.Linear(2 * w * 49, latent_dim),
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, 2 * w * 49),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Unflatten(1, (2 * w, 7, 7)),
-            nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.ConvTranspose2d(w, 1, 4, 2, 1),
-            nn.Sigmoid(),
-        )
-        # start from a dark image (sigmoid(-2) = 0.12, about the mean MNIST pixel): from 0.5 the
-        # first steps drive the sigmoid into saturation, and small runs stay stuck at black
-        nn.init.constant_(self.decoder[-2].bias, -2.0)
+            nn.Unflatten(1, (widths[-1], final, final)),
+        ]
+        for c_in, c_out in zip(widths[::-1], [*widths[::-1][1:], channels], strict=True):
+            up += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        self.decoder = nn.Sequential(*up[:-1], nn.Sigmoid())
+        # MNIST starts from a dark image (sigmoid(-2) = 0.12, about the mean MNIST pixel): from
+        # 0.5 the first steps drive the sigmoid into saturation, and small runs stay stuck at
+        # black; the faces' mean pixel is about 0.5, where the sigmoid starts anyway
+        nn.init.constant_(self.decoder[-2].bias, -2.0 if channels == 1 else 0.0)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -93,8 +102,9 @@ def train_autoencoder(
     progress: Callable[[str], Any] | None = None,
     **settings: Any,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Train on (N, 1, 28, 28) float images in [0, 1]; returns the artefact's tensors (weights
-    under ``net/``, the quantiser's ``latent_min``/``latent_max``) and its JSON details."""
+    """Train on (N, C, S, S) float images in [0, 1] (MNIST digits or anime faces); returns the
+    artefact's tensors (weights under ``net/``, the quantiser's ``latent_min``/``latent_max``)
+    and its JSON details."""
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
         raise ModelError(f"unknown autoencoder settings: {', '.join(sorted(unknown))}")
@@ -103,7 +113,8 @@ def train_autoencoder(
     if epochs < 1 or batch < 1 or not lr > 0:
         raise ModelError(f"autoencoder training needs epochs, batch_size >= 1 and lr > 0: {cfg}")
     torch.manual_seed(int(cfg["seed"]))
-    net = ConvAutoencoder(latent_dim, int(cfg["width"]))
+    _, channels, size, _ = images.shape
+    net = ConvAutoencoder(latent_dim, int(cfg["width"]), channels, size)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps_per_epoch = -(-len(images) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -130,6 +141,8 @@ def train_autoencoder(
     tensors["latent_min"], tensors["latent_max"] = z.min(0).values, z.max(0).values
     details = {
         "latent_dim": latent_dim,
+        "channels": channels,
+        "image_size": size,
         "bits_float32": 32 * latent_dim,
         "bits_q8": 8 * latent_dim,
         "settings": cfg,
@@ -145,6 +158,7 @@ class AutoencoderBaseline(Baseline):
     def __init__(self, name: str, net: ConvAutoencoder, info: dict[str, Any] | None = None):
         self.name, self.net, self.info = name, net.eval().requires_grad_(False), info or {}
         self.bits = float(32 * net.latent_dim)
+        self.shape = (net.channels, net.image_size, net.image_size)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -192,7 +206,12 @@ def from_artefact(
 ) -> AutoencoderBaseline:
     """The baseline ``name`` from a cached autoencoder artefact."""
     try:
-        net = ConvAutoencoder(int(info["latent_dim"]), int(info["settings"]["width"]))
+        net = ConvAutoencoder(
+            int(info["latent_dim"]),
+            int(info["settings"]["width"]),
+            int(info.get("channels", 1)),  # records older than the anime faces are MNIST's
+            int(info.get("image_size", 28)),
+        )
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net/")})
         lo, hi = tensors["latent_min"], tensors["latent_max"]
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from seedembed.baselines import IMAGE_SHAPE, Baseline
+from seedembed.baselines import SHAPES, Baseline, dataset_of
 from seedembed.errors import ModelError
 
 #: training settings of the cached k-means codebooks (recorded in each artefact's JSON)
@@ -158,11 +158,15 @@ def train_kmeans(
 
 
 class CodebookBaseline(Baseline):
-    """One index per image into a (k, 784) codebook; bits = log2 k."""
+    """One index per image into a (k, C H W) codebook; bits = log2 k."""
 
     def __init__(self, name: str, codebook: torch.Tensor, info: dict[str, Any] | None = None):
-        if codebook.ndim != 2 or codebook.shape[1] != math.prod(IMAGE_SHAPE) or len(codebook) < 2:
-            raise ModelError(f"{name}: a codebook must be (k >= 2, 784), got {codebook.shape}")
+        self.shape = SHAPES[dataset_of(name)]
+        dim = math.prod(self.shape)
+        if codebook.ndim != 2 or codebook.shape[1] != dim or len(codebook) < 2:
+            raise ModelError(
+                f"{name}: a codebook must be (k >= 2, {dim}), got {tuple(codebook.shape)}"
+            )
         self.name, self.info = name, info or {}
         self.codebook = codebook.float().contiguous()
         self.sqnorm = self.codebook.pow(2).sum(1)
@@ -192,7 +196,7 @@ class CodebookBaseline(Baseline):
         codes = torch.as_tensor(codes, dtype=torch.int64)
         if len(codes) and (codes.min() < 0 or codes.max() >= self.size):
             raise ModelError(f"{self.name}: indices must lie in [0, {self.size})")
-        return self.codebook[codes].view(len(codes), *IMAGE_SHAPE)
+        return self.codebook[codes].view(len(codes), *self.shape)
 
 
 class KMeansBaseline(CodebookBaseline):
@@ -213,11 +217,12 @@ class NearestTrainBaseline(CodebookBaseline):
 
 
 def nearest_train(
-    data_root: str | None = None, *, limit: int | None = None
+    data_root: str | None = None, *, limit: int | None = None, dataset: str = "mnist"
 ) -> NearestTrainBaseline:
-    """The training digits as a codebook (``limit``: the first ones only)."""
-    from seedembed.data.mnist import Mnist
+    """The training images as a codebook (``limit``: the first ones only)."""
+    from seedembed.baselines import DATA_NOTES, training_images
 
-    train = Mnist(data_root, train=True).as_uint8(limit)
-    info = {"kind": "nearest", "n_train": len(train), "data": "MNIST training digits, pixels / 255"}
-    return NearestTrainBaseline("nearest-train", train.flatten(1).float().div_(255), info)
+    train = training_images(dataset, data_root, limit)
+    name = "nearest-train" if dataset == "mnist" else "anime-nearest-train"
+    info = {"kind": "nearest", "n_train": len(train), "data": DATA_NOTES[dataset]}
+    return NearestTrainBaseline(name, train.flatten(1), info)

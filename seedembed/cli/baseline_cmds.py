@@ -14,13 +14,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train-baseline",
         help="train and cache the baselines the seed codec is compared with",
         description="Train (when not cached, or with --force) and cache each named baseline, "
-        "then measure it on the 10,000 MNIST test digits: one line per baseline with its bits "
+        "then measure it on its test set (the 10,000 MNIST test digits; the 2,296 anime test "
+        "faces for anime-* names): one line per baseline with its bits "
         "per image, MSE on [0,1] and [-1,1], PSNR, SSIM (whole image; interior = without the "
         "5-pixel border, skimage's convention) and training seconds. "
-        f"Names: {', '.join(NAMES)} (also ae<d>[-q8], kmeans-<k>).",
+        f"Names: {', '.join(NAMES)} (also ae<d>[-q8], kmeans-<k>; each also with the prefix "
+        "anime-, trained on the anime faces).",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="baselines to train")
-    p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
+    p.add_argument(
+        "--data-root", help="folder holding MNIST/ and anime-faces/ (default $SEEDEMBED_DATA)"
+    )
     p.add_argument(
         "--cache-dir", help="artefact folder (default $SEEDEMBED_CACHE/baselines or ~/.cache/...)"
     )
@@ -34,16 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train_baseline(args: argparse.Namespace) -> int:
     from seedembed.baselines import (
         artefact_paths,
+        dataset_of,
         evaluate,
         load_baseline,
         parse_name,
         train_baseline,
     )
-    from seedembed.data.mnist import Mnist
+    from seedembed.data import load_uint8, open_dataset
 
     names = list(dict.fromkeys(args.names))
     keys = {name: parse_name(name)[1] for name in names}  # every name checked before any work
-    test = Mnist(args.data_root, train=False).as_uint8().float().div_(255)
+    tests = {
+        ds: load_uint8(open_dataset(ds, args.data_root, train=False)).float().div_(255)
+        for ds in dict.fromkeys(dataset_of(name) for name in names)
+    }
 
     def note(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -51,7 +59,7 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
     trained: set[str] = set()
     for name in names:
         key = keys[name]
-        retrain = args.force and key not in trained and key != "nearest-train"
+        retrain = args.force and key not in trained and not key.endswith("nearest-train")
         baseline = (train_baseline if retrain else load_baseline)(
             name,
             data_root=args.data_root,
@@ -60,15 +68,17 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
             progress=note if args.verbose else None,
         )
         trained.add(key)
+        test = tests[dataset_of(name)]
         r = evaluate(baseline, test)
         seconds = baseline.info.get("train_seconds")
         made = f"trained in {seconds:.1f} s" if seconds is not None else "no training"
-        where = artefact_paths(key, args.cache_dir)[0] if key != "nearest-train" else "MNIST"
+        nearest = key.endswith("nearest-train")
+        where = "the training set" if nearest else artefact_paths(key, args.cache_dir)[0]
         print(
             f"{name}: {r['bits']:.2f} bits ({r['bits_ceil']} stored), "
             f"MSE[0,1] {r['mse_01']:.4f}, MSE[-1,1] {r['mse_m11']:.4f}, "
             f"PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f} (interior {r['ssim_interior']:.3f}) "
-            f"on {r['n']} test digits; "
+            f"on {r['n']} test images; "
             f"{made}, reconstructed in {r['reconstruct_seconds']:.1f} s ({where})",
             flush=True,
         )
