@@ -91,6 +91,33 @@ def test_image_search_is_the_brute_force_argmin(shipped, shipped_cache, all_imag
     assert (fast.seeds == ref[:300]).float().mean() >= 0.995
 
 
+def test_a_codebook_larger_than_memory_is_searched_in_one_exhaustive_pass(
+    shipped, shipped_cache, all_images, monkeypatch
+):
+    monkeypatch.setattr(image_mod, "STREAM_BYTES", 0)  # as if the rows did not fit in RAM
+    images = _mnist(100)
+    res = _search(shipped, shipped_cache, images)
+    ref = torch.cdist(images.flatten(1).double(), all_images.double()).argmin(1)
+    assert torch.equal(res.seeds, ref) and res.info["exhaustive"] == len(images)
+
+
+def test_randomized_pca_basis_of_large_images_keeps_the_search_exact(
+    shipped, all_images, tmp_path, monkeypatch
+):
+    """Above EXACT_PCA_MAX_DIM (64x64 RGB faces) the basis comes from a randomized SVD: it is
+    orthonormal and the certified search still returns the brute-force argmin."""
+    monkeypatch.setattr(cbmod, "EXACT_PCA_MAX_DIM", 100)  # the digits take the large path
+    cbmod._LOADED.clear()
+    images = _mnist(200)
+    res = _search(shipped, tmp_path, images)
+    ref = torch.cdist(images.flatten(1).double(), all_images.double()).argmin(1)
+    assert torch.equal(res.seeds, ref)
+    cb = load_codebook(shipped.generator, shipped.prf, shipped.fingerprint, tmp_path)
+    basis = cb.basis
+    assert torch.allclose(basis.T @ basis, torch.eye(basis.shape[1]), atol=1e-4)
+    cbmod._LOADED.clear()
+
+
 def test_synthetic_images_recover_their_seeds(shipped, shipped_cache):
     seeds = torch.tensor([0, 1, 77, 2550, 5099, 5100])
     images = generate(shipped.generator, shipped.prf, seeds)
@@ -219,6 +246,17 @@ def test_a_codebook_that_does_not_fit_on_the_disk_is_refused_before_rendering(
     with pytest.raises(SearchError, match=r"needs 0\.0 GiB .* has 0\.5 GiB free"):
         build_codebook(g, p, fp, tmp_path, progress=False)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_killed_build_leaves_nothing_behind_after_the_next_build(tmp_path):
+    g, p, fp = _tiny()
+    path = codebook_path(fp, tmp_path)
+    dead = path.with_name(f".{path.name}.tmp999999999")  # no such process
+    alive = path.with_name(f".{path.name}.tmp1")  # init: alive, not ours
+    for f in (dead, alive):
+        f.write_bytes(b"half a codebook")
+    build_codebook(g, p, fp, tmp_path, progress=False)
+    assert not dead.exists() and alive.exists() and path.is_file()
 
 
 def test_foreign_codebook_is_rejected(tmp_path):

@@ -17,7 +17,9 @@ from seedembed.cli import main
 from seedembed.errors import ModelError
 from seedembed.models import generate
 
-SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
+MNIST_SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
+ANIME_SHIPPED = ["anime-524287"]
+SHIPPED = [*MNIST_SHIPPED, *ANIME_SHIPPED]
 
 
 def test_shipped_models_are_installed_and_small():
@@ -40,9 +42,12 @@ def test_card_records_command_commit_time_machine(name):
     card = (folder / "card.md").read_text()
     assert re.fullmatch(r"[0-9a-f]{40}", cfg["commit"]) and cfg["commit"] in card
     assert cfg["command"].startswith("seedembed train-gan") and cfg["command"] in card
-    assert cfg["progress"]["epochs"] == 200 and "200.0 of 200" in card
+    epochs = cfg["progress"]["epochs"]
+    assert f"{epochs} of {cfg['train']['epochs']}" in card
+    if name in MNIST_SHIPPED:  # trained on a lent H200; the anime model on the 2-core CPU
+        assert epochs == 200 and "H200" in cfg["machine"]
     assert cfg["started_utc"] in card and cfg["progress"]["saved_utc"] in card
-    assert "H200" in cfg["machine"] and cfg["machine"] in card
+    assert cfg["machine"] in card
     assert cfg["train"]["prf"] == zoo.load_generator(name).prf.spec
     assert name.split("-")[1] in cfg["train"]["prf"]
 
@@ -88,7 +93,7 @@ def classifier() -> nn.Module:
     return _digit_classifier()
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", MNIST_SHIPPED)
 def test_shipped_generators_draw_recognisable_varied_digits(name, classifier):
     loaded = zoo.load_generator(name)
     seeds = np.random.default_rng(0).choice(loaded.prf.size, 500, replace=False)
@@ -151,3 +156,47 @@ def test_files_of_the_replaced_default_model_still_decode(tmp_path, capsys):
     assert "mnist-524287-gan" in capsys.readouterr().out
     assert main(["decode", str(path), "--model", "mnist-524287", "-o", str(tmp_path / "x")]) == 2
     assert "not with mnist-524287" in capsys.readouterr().err
+
+
+def test_the_anime_generator_draws_varied_faces_in_the_colours_of_the_data():
+    """64x64 RGB images whose colour statistics match the real faces and that differ."""
+    from seedembed.data import load_uint8, open_dataset
+
+    loaded = zoo.load_generator("anime-524287")
+    seeds = np.random.default_rng(0).choice(loaded.prf.size, 256, replace=False)
+    images = (generate(loaded.generator, loaded.prf, seeds) + 1) / 2
+    assert images.shape == (256, 3, 64, 64)
+    try:
+        real = load_uint8(open_dataset("anime-faces", train=False), 256).float() / 255
+    except Exception as exc:  # noqa: BLE001 - any reason the data is absent
+        pytest.skip(f"anime faces not available: {exc}")
+    # per-channel means within 0.05 of the real faces' (measured: within 0.035)
+    assert torch.allclose(images.mean((0, 2, 3)), real.mean((0, 2, 3)), atol=0.05)
+    # varied: the mean distance between two generated faces is most of two real faces'
+    # (measured 0.93 of it; one face repeated would give 0)
+    d_gen = torch.pdist(images.reshape(256, -1)).mean()
+    d_real = torch.pdist(real.reshape(256, -1)).mean()
+    assert d_gen > 0.6 * d_real
+
+
+def test_the_anime_model_round_trips_faces():
+    """Hybrid search (no codebook cache): the generator's own faces come back as their seeds;
+    real test faces come back closer than the mean training face (honest: not by much)."""
+    import seedembed
+    from seedembed.data import load_uint8, open_dataset
+    from seedembed.metrics import ssim
+
+    codec = seedembed.load("anime-524287")
+    seeds = torch.from_numpy(np.random.default_rng(3).choice(codec.prf.size, 16, replace=False))
+    enc = codec.encode(codec.decode(seeds), search="hybrid")
+    assert enc.bits == 19 and (enc.seeds[:, 0] == seeds).sum() >= 14  # measured 16 of 16
+    try:
+        x = load_uint8(open_dataset("anime-faces", train=False), 64).float() / 255
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"anime faces not available: {exc}")
+    recon = codec.decode(codec.encode(x, search="hybrid"))
+    mse = float(((recon - x) ** 2).mean())
+    score = float(ssim(recon, x).mean())
+    # measured 0.060 / 0.183 (exact image search: 0.047 / 0.217; the mean training face 0.063 /
+    # 0.216); a broken generator or search scores far worse
+    assert mse < 0.065 and score > 0.15, (mse, score)

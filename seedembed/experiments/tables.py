@@ -403,16 +403,23 @@ def mnist_classification(session: Session) -> Table:
     return table
 
 
-def mnist_synthetic(session: Session) -> Table:
-    cols = [
+def synthetic_columns(mse: Column, *extra: Column) -> list[Column]:
+    """The synthetic-set columns, with the data set's MSE scale and extra FID columns."""
+    return [
         Column("seed_recovery", "recovered", ".3f"),
         Column("mse_latent", "MSE latent"),
         Column("mse_latent_inverse", "MSE lat E(x)"),
-        Column("mse_m11", "MSE[-1,1]"),
+        mse,
         Column("ssim", "SSIM", ".3f"),
         Column("fid_inception", "FID Incep", ".2f"),
-        Column("fid_classifier", "FID digit", ".2f"),
+        *extra,
     ]
+
+
+def mnist_synthetic(session: Session) -> Table:
+    cols = synthetic_columns(
+        Column("mse_m11", "MSE[-1,1]"), Column("fid_classifier", "FID digit", ".2f")
+    )
     table = Table(
         "mnist-synthetic",
         "MNIST, synthetic set (thesis slide 19): images generated from known seeds",
@@ -570,14 +577,7 @@ def anime_test(session: Session) -> Table:
 
 
 def anime_synthetic(session: Session) -> Table:
-    cols = [
-        Column("seed_recovery", "recovered", ".3f"),
-        Column("mse_latent", "MSE latent"),
-        Column("mse_latent_inverse", "MSE lat E(x)"),
-        Column("mse_01", "MSE[0,1]"),
-        Column("ssim", "SSIM", ".3f"),
-        Column("fid_inception", "FID Incep", ".2f"),
-    ]
+    cols = synthetic_columns(Column("mse_01", "MSE[0,1]"))
     table = Table(
         "anime-synthetic",
         "Anime faces, synthetic set: images generated from known seeds",

@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -306,10 +307,14 @@ def _map(path: Path, header: dict) -> Codebook:
     arrays = {}
     for name in SECTIONS:
         sec = header["sections"][name]
-        # copy-on-write: a writable view (no torch warning) that never writes to the file
         shape = tuple(sec["shape"])
-        arr = np.memmap(path, dtype="<f4", mode="c", offset=sec["offset"], shape=shape)
-        arrays[name] = torch.from_numpy(arr)
+        # read-only and shared: a copy-on-write map of a 24 GiB anime codebook is refused
+        # (ENOMEM) under Linux's default overcommit heuristic on a 24 GiB machine, and nothing
+        # writes to these tensors (torch warns that they are not writable; they stay read-only)
+        arr = np.memmap(path, dtype="<f4", mode="r", offset=sec["offset"], shape=shape)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            arrays[name] = torch.from_numpy(arr)
     return Codebook(path, header, **arrays)
 
 
@@ -376,6 +381,7 @@ def build_codebook(
             f"{str(path.parent)!r}, which has {free / 2**30:.1f} GiB free (keep 1 GiB spare): "
             "free space, pass another --cache-dir, or use the hybrid search, which needs none"
         )
+    _remove_dead_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     t0 = time.perf_counter()
     try:
@@ -399,14 +405,7 @@ def build_codebook(
         mean = (total / count).float()
         pick = torch.linspace(0, count - 1, min(count, PCA_SAMPLE)).round().long().unique()
         sample = torch.from_numpy(images[pick.numpy()]).to(device) - mean
-        cov = (sample.T @ sample).double() / len(pick)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # LAPACK's threaded eigh of 784 x 784 stalls (12 s vs 0.08 s)
-        try:
-            _, vecs = torch.linalg.eigh(cov.cpu())
-            basis = torch.linalg.qr(vecs[:, -proj_dim:].flip(1))[0].float().to(device)
-        finally:
-            torch.set_num_threads(threads)
+        basis = _pca_basis(sample, proj_dim)
         for name, value in (("mean", mean), ("basis", basis)):
             section(name)[:] = value.cpu().numpy()
         codes, code_sq, img_sq = section("codes"), section("code_sqnorms"), section("image_sqnorms")
@@ -449,6 +448,49 @@ def build_codebook(
     _stamp_path(path).unlink(missing_ok=True)
     _check(path, fingerprint, full=True)  # writes the stamp
     return path
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Delete the half-written ``.<name>.tmp<pid>`` files of builds whose process is gone (a
+    killed build of the 24 GiB anime codebook would otherwise leave 24 GiB behind)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        pid = tmp.name.rsplit(".tmp", 1)[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # alive under another user, or not ours to signal: leave it
+            continue
+
+
+#: above this image dimension the PCA basis comes from a randomized SVD, not a full eigh
+EXACT_PCA_MAX_DIM = 2048
+
+
+def _pca_basis(sample: torch.Tensor, proj_dim: int) -> torch.Tensor:
+    """An orthonormal (D, proj_dim) basis of the sample's leading principal directions.
+
+    Any orthonormal basis keeps the search exact (it only sets how well the pre-filter
+    prunes). Up to :data:`EXACT_PCA_MAX_DIM` it is the exact eigenbasis of the covariance; above
+    it (64x64 RGB: D = 12,288, where a full eigh takes tens of minutes on one thread) the top
+    directions of a randomized SVD (Halko et al., 4 power iterations, fixed seed), seconds.
+    """
+    device = sample.device
+    if sample.shape[1] <= EXACT_PCA_MAX_DIM:
+        cov = (sample.T @ sample).double() / len(sample)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # LAPACK's threaded eigh of 784 x 784 stalls (12 s vs 0.08 s)
+        try:
+            _, vecs = torch.linalg.eigh(cov.cpu())
+        finally:
+            torch.set_num_threads(threads)
+        return torch.linalg.qr(vecs[:, -proj_dim:].flip(1))[0].float().to(device)
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+        torch.manual_seed(0)
+        _, _, v = torch.svd_lowrank(sample, q=min(proj_dim + 16, min(sample.shape)), niter=4)
+    return torch.linalg.qr(v[:, :proj_dim])[0].float().to(device)
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "mnist-524287": "MNIST digits, LCG m=524287 (19-bit seeds), 25-symbol latent",
     "mnist-5101": "MNIST digits, LCG m=5101 (13-bit seeds), 25-symbol latent",
     "mnist-524287-gan": "MNIST digits, LCG m=524287, the plain GAN before codebook fine-tuning",
+    "anime-524287": "anime faces 64x64 RGB, LCG m=524287 (19-bit seeds), 100-symbol latent",
 }
 
 
