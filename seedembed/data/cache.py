@@ -1,12 +1,13 @@
 """Decoded image folders cached as one uint8 array, so a JPEG set is decoded once per machine.
 
-Decoding the 20,673 anime training faces takes tens of seconds on a 2-core CPU; their
-(N, 3, 64, 64) uint8 array (254 MB) loads in about a second. The cache key hashes everything
-that decides the pixels (each file's path, size and modification time, the target size and
-mode, this format's version), so an edited folder gets a new entry; a damaged entry (checksum,
-shape or size mismatch) is rebuilt, never trusted. Entries live under
-``user_cache_dir("images")`` (``$SEEDEMBED_CACHE`` or ``~/.cache/seedembed``), never in the data
-folder, which may be read-only; ``SEEDEMBED_IMAGE_CACHE=0`` turns the cache off.
+Decoding the 20,673 anime training faces takes 6.0 s on the 2-core CPU (longer from a slow or
+network disk); their (N, 3, 64, 64) uint8 array (254 MB) loads and is verified in about 2 s.
+The key hashes everything that decides the pixels (each file's path, size and modification
+time, the target size and mode, Pillow's version and this format's version), so an edited set
+gets a new entry and its old entry is removed; a damaged entry (checksum, shape or dtype
+mismatch) is rebuilt, never trusted. Entries live under ``user_cache_dir("images")``
+(``$SEEDEMBED_CACHE`` or ``~/.cache/seedembed``), never in the data folder, which may be
+read-only; ``SEEDEMBED_IMAGE_CACHE=0`` (or ``no``, ``off``, ``false``) turns the cache off.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ENV_SWITCH = "SEEDEMBED_IMAGE_CACHE"
 
 
 def enabled() -> bool:
-    """Whether decoded sets are cached (``$SEEDEMBED_IMAGE_CACHE`` not ``0``/``no``/``off``)."""
+    """Whether decoded sets are cached (``$SEEDEMBED_IMAGE_CACHE`` not 0, no, off or false)."""
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "no", "off", "false")
 
 

@@ -66,6 +66,15 @@ COLUMNS = [
 ]
 
 
+def _bits_protocol(prf: str, seed_bits: int) -> str:
+    """The protocol line that says what a composed image costs."""
+    return (
+        f"composition: n weighted seeds of {prf}, {WEIGHT_BITS}-bit weights + a float16 scale "
+        f"per image = n ({seed_bits} + {WEIGHT_BITS}) + 16 bits; every encoding goes through "
+        "the bytes of a .seed file"
+    )
+
+
 def aware_count(session: Session) -> int:
     return 100 if session.quick else 2000
 
@@ -119,9 +128,7 @@ def mnist_composition(session: Session) -> Table:
         protocol=[
             session.protocol()[0],
             session.protocol()[1],
-            f"composition: n weighted seeds of lcg-524287, {WEIGHT_BITS}-bit weights + a "
-            f"float16 scale per image = n (19 + {WEIGHT_BITS}) + 16 bits; every encoding goes "
-            "through the bytes of a .seed file",
+            _bits_protocol("lcg-524287", 19),
             f"image-aware rows: a random subset of {n_aware} of those test digits (numpy "
             f"default_rng(0)); latent projected by {PROJECT_STEPS} Adam steps (lr 0.05), 16 "
             "candidates per step, 100 weight-refinement steps (lr 0.01)",
@@ -210,9 +217,7 @@ def anime_composition(session: Session) -> Table:
         ANIME_COLUMNS,
         protocol=[
             *session.anime_protocol()[:2],
-            f"composition: n weighted seeds of {codec.prf.spec}, {WEIGHT_BITS}-bit weights + a "
-            f"float16 scale per image = n ({bits} + {WEIGHT_BITS}) + 16 bits; every encoding "
-            "goes through the bytes of a .seed file",
+            _bits_protocol(codec.prf.spec, bits),
             f"image-aware rows: a random subset of {n_aware} of those faces (numpy "
             f"default_rng(0)); latent projected by {PROJECT_STEPS} Adam steps, 16 candidates "
             "per step, 100 weight-refinement steps",

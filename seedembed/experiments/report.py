@@ -17,8 +17,6 @@ from seedembed.evaluation.sheets import sample_sheet
 from seedembed.experiments.tables import TABLES, Session, Table, format_markdown, reproduce
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
-MNIST_TABLES = ("randomness", "mnist-synthetic", "mnist-test", "mnist-classification")
-
 
 def _kept(json_dir: Path, name: str, quick: bool) -> tuple[Table, dict] | None:
     """The table ``name`` as an earlier report of the same kind (full or --quick) wrote it,
