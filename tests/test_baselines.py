@@ -302,3 +302,23 @@ def test_cli_reports_a_cached_baseline(capsys, ae_cache):
     assert lines[1].startswith("ae7-q8: 56.00 bits") and "SSIM" in lines[1]
     assert "(interior 0." in lines[1]
     assert "on 10000 test images" in lines[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a CPU-only machine")
+def test_cli_device_without_cuda_exits_2(capsys, tmp_path):
+    code = main(["train-baseline", "ae7", "--device", "cuda", "--cache-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "CUDA is not available" in err
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exc:  # argparse's own usage error
+        main(["train-baseline", "ae7", "--device", "tpu", "--cache-dir", str(tmp_path)])
+    assert exc.value.code == 2 and "unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_training_records_its_device(tmp_path, train_x):
+    b = train_baseline(
+        "kmeans-8", cache_dir=tmp_path, limit=200, log=None, device="cpu", iterations=2
+    )
+    assert b.info["machine"].startswith("CPU") and b.info["k"] == 8
+    assert b.codebook.device.type == "cpu"

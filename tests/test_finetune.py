@@ -90,6 +90,10 @@ def test_bad_settings_are_refused():
         FinetuneConfig(class_weight=-0.1, perceptual_net="x")
     with pytest.raises(ModelError, match="confidence_weight needs perceptual_net"):
         FinetuneConfig(confidence_weight=0.1)
+    with pytest.raises(ModelError, match="augment"):
+        FinetuneConfig(augment=-1)
+    with pytest.raises(ModelError, match="search must be one of image, hybrid"):
+        FinetuneConfig(search="latent")
 
 
 def test_the_perceptual_term_uses_the_given_network_and_is_recorded(tmp_path):
@@ -198,3 +202,54 @@ def test_training_in_inference_mode_keeps_batch_norm_statistics(tuned):
     for name, buf in src.generator.named_buffers():
         if "running" in name:
             assert torch.equal(buf, dict(new.generator.named_buffers())[name])
+
+
+def test_warp_keeps_shape_range_and_is_reproducible():
+    from seedembed.train.codebook import warp
+
+    x = torch.rand(6, 1, 28, 28) * 2 - 1
+    a = warp(x, torch.Generator().manual_seed(3))
+    b = warp(x, torch.Generator().manual_seed(3))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.min() >= -1 - 1e-6 and a.max() <= 1 + 1e-6
+    assert (a - x).abs().mean() > 0.01  # it moved the pixels
+    black = -torch.ones(2, 1, 28, 28)
+    assert torch.allclose(warp(black, torch.Generator().manual_seed(0)), black, atol=1e-6)
+    faces = torch.rand(200, 3, 16, 16) * 2 - 1
+    flat = faces[:, :, :, :1].expand_as(faces).contiguous()  # constant along each row
+    # a flip of a row-constant image changes nothing, so only rotation/scale/shift move it;
+    # on a left-right ramp about half of the copies come out mirrored
+    ramp = torch.linspace(-1, 1, 16).expand(200, 3, 16, 16).contiguous()
+    out = warp(ramp, torch.Generator().manual_seed(1))
+    mirrored = (out[:, 0, 8, 12] < out[:, 0, 8, 3]).float().mean()
+    assert 0.3 < mirrored < 0.7
+    assert warp(flat, torch.Generator().manual_seed(1)).shape == flat.shape
+
+
+def test_augmented_rounds_use_more_seeds_and_keep_the_original_count(tmp_path):
+    _mnist_or_skip()
+    cfg = FinetuneConfig(**{**CFG.__dict__, "rounds": 1, "augment": 3, "eval_images": 0})
+    out = finetune_codebook("mnist-5101", tmp_path / "aug", cfg, progress=False, log=print)
+    hist = json.loads((out / HISTORY).read_text())["history"]
+    first, final = hist[0], hist[-1]
+    assert first["targets"] == 4 * 256
+    assert 0 < first["distinct_seeds"] <= 256  # the 256 originals' seeds
+    assert first["distinct_seeds"] < first["distinct_seeds_all"] <= 4 * 256
+    assert "targets" not in final  # the final assignment scores the originals alone
+    assert final["train_mse"] < first["train_mse"] * 1.5
+
+
+def test_hybrid_assignment_uses_the_inverse_generator(tmp_path):
+    _mnist_or_skip()
+    cfg = FinetuneConfig(**{**CFG.__dict__, "rounds": 1, "search": "hybrid", "eval_images": 32})
+    out = finetune_codebook("mnist-5101", tmp_path / "hyb", cfg, progress=False, log=print)
+    hist = json.loads((out / HISTORY).read_text())["history"]
+    assert [h["round"] for h in hist] == [0, 1]
+    assert hist[-1]["train_mse"] < hist[0]["train_mse"]
+    assert not (out / "codebook-cache").exists()  # no codebook was built
+    exact = FinetuneConfig(**{**CFG.__dict__, "rounds": 1, "eval_images": 32})
+    ref = finetune_codebook("mnist-5101", tmp_path / "img", exact, progress=False, log=print)
+    ref_hist = json.loads((ref / HISTORY).read_text())["history"]
+    # the exact search is the optimum; the shortlist can only match or trail it
+    assert ref_hist[0]["train_mse"] <= hist[0]["train_mse"] + 1e-6
+    assert hist[0]["train_mse"] < ref_hist[0]["train_mse"] * 1.3

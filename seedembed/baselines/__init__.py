@@ -279,10 +279,12 @@ def train_baseline(
     limit: int | None = None,
     log: Log | None = print,
     progress: Log | None = None,
+    device: torch.device | str = "cpu",
     **settings: Any,
 ) -> Baseline:
     """Train the artefact behind ``name`` on the MNIST training digits (the first ``limit``
     only, when given), write it to the cache (replacing what is there) and return the baseline.
+    ``device`` is where it trains (the artefact is the same kind of file either way).
 
     ``settings`` override the trainer's defaults (:data:`.autoencoder.DEFAULTS`,
     :data:`.codebook.DEFAULTS`); ``progress`` receives one line per epoch or iteration.
@@ -300,11 +302,15 @@ def train_baseline(
     if kind == "ae":
         from seedembed.baselines.autoencoder import train_autoencoder
 
-        tensors, details = train_autoencoder(train, size, progress=progress, **settings)
+        tensors, details = train_autoencoder(
+            train, size, progress=progress, device=device, **settings
+        )
     else:
         from seedembed.baselines.codebook import train_kmeans
 
-        tensors, details = train_kmeans(train.flatten(1), size, progress=progress, **settings)
+        tensors, details = train_kmeans(
+            train.flatten(1), size, progress=progress, device=device, **settings
+        )
     seconds = time.perf_counter() - t0
     info = {
         "kind": kind,
@@ -315,7 +321,7 @@ def train_baseline(
         "train_seconds": round(seconds, 1),
         "command": command_line(),
         "commit": git_commit(),
-        "machine": machine(torch.device("cpu"), 1),
+        "machine": machine(torch.device(device), 1),
         "started_utc": started,
         "finished_utc": utc_now(),
     }

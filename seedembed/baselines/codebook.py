@@ -59,8 +59,8 @@ def assign(
     if c_sqnorm is None:
         c_sqnorm = centroids.pow(2).sum(1)
     ct = centroids.t()
-    index = torch.empty(len(x), dtype=torch.int64)
-    dist = torch.empty(len(x), dtype=torch.float32)
+    index = torch.empty(len(x), dtype=torch.int64, device=x.device)
+    dist = torch.empty(len(x), dtype=torch.float32, device=x.device)
     for start in range(0, len(x), _rows_per_block(len(centroids))):
         xb = x[start : start + _rows_per_block(len(centroids))]
         d = torch.addmm(c_sqnorm, xb, ct, beta=1, alpha=-2)
@@ -128,15 +128,21 @@ def kmeans(
 
 
 def train_kmeans(
-    x: torch.Tensor, k: int, *, progress: Callable[[str], Any] | None = None, **settings: Any
+    x: torch.Tensor,
+    k: int,
+    *,
+    progress: Callable[[str], Any] | None = None,
+    device: torch.device | str = "cpu",
+    **settings: Any,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """k-means of flattened training digits; the artefact's tensors and JSON details."""
+    """k-means of flattened training images (run on ``device``); the artefact's tensors (on
+    the CPU) and JSON details."""
     unknown = set(settings) - {"iterations", "seed", "stop_when_converged"}
     if unknown:
         raise ModelError(f"unknown k-means settings: {', '.join(sorted(unknown))}")
     cfg = {**DEFAULTS, **settings}
     centroids, inertia, reseeded = kmeans(
-        x,
+        x.to(device),
         k,
         iterations=int(cfg["iterations"]),
         seed=int(cfg["seed"]),
@@ -154,7 +160,7 @@ def train_kmeans(
         "train_mse_per_iteration": [v / x.numel() for v in inertia],
         "empty_clusters_reseeded": reseeded,
     }
-    return {"centroids": centroids}, details
+    return {"centroids": centroids.cpu()}, details
 
 
 class CodebookBaseline(Baseline):

@@ -9,6 +9,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     from seedembed.baselines import NAMES
+    from seedembed.cli import args as args_mod
 
     p = sub.add_parser(
         "train-baseline",
@@ -30,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="retrain even when cached")
     p.add_argument(
+        "--device",
+        type=args_mod.device,
+        default="cpu",
+        help="where to train: cpu (default), cuda or cuda:N",
+    )
+    p.add_argument(
         "-v", "--verbose", action="store_true", help="one progress line per epoch on stderr"
     )
     p.set_defaults(func=cmd_train_baseline)
@@ -45,7 +52,9 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
         train_baseline,
     )
     from seedembed.data import load_uint8, open_dataset
+    from seedembed.train.distributed import resolve_device
 
+    device = resolve_device(args.device)
     names = list(dict.fromkeys(args.names))
     keys = {name: parse_name(name)[1] for name in names}  # every name checked before any work
     tests = {
@@ -60,13 +69,9 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
     for name in names:
         key = keys[name]
         retrain = args.force and key not in trained and not key.endswith("nearest-train")
-        baseline = (train_baseline if retrain else load_baseline)(
-            name,
-            data_root=args.data_root,
-            cache_dir=args.cache_dir,
-            log=note,
-            progress=note if args.verbose else None,
-        )
+        kw = dict(data_root=args.data_root, cache_dir=args.cache_dir, log=note)
+        kw.update(progress=note if args.verbose else None, device=device)
+        baseline = (train_baseline if retrain else load_baseline)(name, **kw)
         trained.add(key)
         test = tests[dataset_of(name)]
         r = evaluate(baseline, test)

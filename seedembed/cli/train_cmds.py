@@ -146,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "finetune-codebook",
         help="fine-tune a generator as a codebook of its training set (k-means through G)",
-        description="Alternate an exact image search of every training image (its best seed) "
+        description="Alternate a seed search of every training image (its best seed) "
         "and an update of G that pulls each assigned seed's image towards its image, plus a "
         "weighted adversarial loss that keeps outputs sharp. Writes a model folder to --out "
         "(retrain its inverse generator with `seedembed train-inverse --model OUT --init MODEL`).",
@@ -194,6 +194,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="digit classifier folder for the perceptual, class and confidence terms "
         "(train one with `seedembed train-classifier --seed 1`; not the judging classifier)",
+    )
+    p.add_argument(
+        "--augment",
+        type=integer,
+        default=0,
+        metavar="K",
+        help="K randomly warped copies of every training image each round, so that more seeds "
+        "are trained near real images (0: none)",
+    )
+    p.add_argument(
+        "--search",
+        choices=("image", "hybrid"),
+        default="image",
+        help="assignment: the exact image search (default), or the model's inverse generator's "
+        "top-64 re-ranked by image (for 64x64 models, whose codebook is too big to rebuild)",
     )
     p.add_argument("--d-warmup", type=integer, default=300, metavar="STEPS", help="(300)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="first N training images")
@@ -340,6 +355,8 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         perceptual_net=args.perceptual_net,
         class_weight=args.class_weight,
         confidence_weight=args.confidence_weight,
+        augment=args.augment,
+        search=args.search,
         d_warmup_steps=args.d_warmup,
         limit=args.limit,
         eval_images=args.eval_images,
