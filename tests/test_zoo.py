@@ -18,7 +18,7 @@ from seedembed.errors import ModelError
 from seedembed.models import generate
 
 MNIST_SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
-ANIME_SHIPPED = ["anime-524287"]
+ANIME_SHIPPED = ["anime-524287", "anime-29282", "anime-5101", "anime-uniform"]
 SHIPPED = [*MNIST_SHIPPED, *ANIME_SHIPPED]
 
 
@@ -44,12 +44,15 @@ def test_card_records_command_commit_time_machine(name):
     assert cfg["command"].startswith("seedembed train-gan") and cfg["command"] in card
     epochs = cfg["progress"]["epochs"]
     assert f"{epochs} of {cfg['train']['epochs']}" in card
-    if name in MNIST_SHIPPED:  # trained on a lent H200; the anime model on the 2-core CPU
-        assert epochs == 200 and "H200" in cfg["machine"]
+    if name in MNIST_SHIPPED:  # trained on a lent H200; anime-524287 on the 2-core CPU,
+        assert epochs == 200 and "H200" in cfg["machine"]  # the other anime ones on an H100
     assert cfg["started_utc"] in card and cfg["progress"]["saved_utc"] in card
     assert cfg["machine"] in card
     assert cfg["train"]["prf"] == zoo.load_generator(name).prf.spec
-    assert name.split("-")[1] in cfg["train"]["prf"]
+    if name.endswith("-uniform"):  # trained on U(-1, 1) latents; its seeds index an LCG
+        assert cfg["train"]["schedule"] == "uniform" and "## Inverse generator" in card
+    else:
+        assert name.split("-")[1] in cfg["train"]["prf"]
 
 
 def test_default_model_records_its_codebook_fine_tuning():
@@ -158,11 +161,12 @@ def test_files_of_the_replaced_default_model_still_decode(tmp_path, capsys):
     assert "not with mnist-524287" in capsys.readouterr().err
 
 
-def test_the_anime_generator_draws_varied_faces_in_the_colours_of_the_data():
+@pytest.mark.parametrize("name", ANIME_SHIPPED)
+def test_the_anime_generator_draws_varied_faces_in_the_colours_of_the_data(name):
     """64x64 RGB images whose colour statistics match the real faces and that differ."""
     from seedembed.data import load_uint8, open_dataset
 
-    loaded = zoo.load_generator("anime-524287")
+    loaded = zoo.load_generator(name)
     seeds = np.random.default_rng(0).choice(loaded.prf.size, 256, replace=False)
     images = (generate(loaded.generator, loaded.prf, seeds) + 1) / 2
     assert images.shape == (256, 3, 64, 64)
@@ -177,6 +181,18 @@ def test_the_anime_generator_draws_varied_faces_in_the_colours_of_the_data():
     d_gen = torch.pdist(images.reshape(256, -1)).mean()
     d_real = torch.pdist(real.reshape(256, -1)).mean()
     assert d_gen > 0.6 * d_real
+
+
+@pytest.mark.parametrize("name", ANIME_SHIPPED[1:])
+def test_every_anime_model_finds_its_own_faces_seeds(name):
+    """Hybrid search through each model's own inverse generator recovers the seeds of the
+    faces it generated (the uniform-latent model included: its seeds index LCG sequences)."""
+    import seedembed
+
+    codec = seedembed.load(name)
+    seeds = torch.from_numpy(np.random.default_rng(3).choice(codec.prf.size, 16, replace=False))
+    enc = codec.encode(codec.decode(seeds), search="hybrid")
+    assert enc.bits == codec.prf.stored_bits and (enc.seeds[:, 0] == seeds).sum() >= 14
 
 
 def test_the_anime_model_round_trips_faces():

@@ -340,11 +340,12 @@ def load_baseline(
     train_missing: bool = True,
     log: Log | None = print,
     progress: Log | None = None,
+    device: torch.device | str = "cpu",
 ) -> Baseline:
-    """The baseline ``name`` from the cache; trained (and cached) first when it is missing or
-    corrupt and ``train_missing`` is true (one line goes to ``log``; ``progress``, when given,
-    gets one per epoch or iteration), else :class:`ModelError` naming the command that trains
-    it."""
+    """The baseline ``name`` from the cache; trained (and cached) first, on ``device``, when it
+    is missing or corrupt and ``train_missing`` is true (one line goes to ``log``;
+    ``progress``, when given, gets one per epoch or iteration), else :class:`ModelError` naming
+    the command that trains it."""
     kind, key, _, _ = parse_name(name)
     if kind == "nearest":
         from seedembed.baselines.codebook import nearest_train
@@ -365,7 +366,7 @@ def load_baseline(
     if log is not None:
         log(f"training baseline {key} ({reason}) ...")
     return train_baseline(
-        name, data_root=data_root, cache_dir=cache_dir, log=None, progress=progress
+        name, data_root=data_root, cache_dir=cache_dir, log=None, progress=progress, device=device
     )
 
 

@@ -138,7 +138,7 @@ class Session:
     fid: bool = True
     log: Callable[[str], None] = print
     #: the anime models the anime tables evaluate, those present (a shipped name or a path)
-    anime_models: tuple[str, ...] = ("anime-524287",)
+    anime_models: tuple[str, ...] = ("anime-524287", "anime-29282", "anime-5101")
     _results: dict = field(default_factory=dict)
     _sets: dict = field(default_factory=dict)
 

@@ -31,6 +31,10 @@ REGISTRY: dict[str, str] = {
     "mnist-5101": "MNIST digits, LCG m=5101 (13-bit seeds), 25-symbol latent",
     "mnist-524287-gan": "MNIST digits, LCG m=524287, the plain GAN before codebook fine-tuning",
     "anime-524287": "anime faces 64x64 RGB, LCG m=524287 (19-bit seeds), 100-symbol latent",
+    "anime-29282": "anime faces 64x64 RGB, LCG m=29282 (15-bit seeds), 100-symbol latent",
+    "anime-5101": "anime faces 64x64 RGB, LCG m=5101 (13-bit seeds), 100-symbol latent",
+    "anime-uniform": "anime faces 64x64 RGB, trained on U(-1, 1) latents: the thesis' "
+    "'Uniform n' composition model (its seeds index LCG m=524287 sequences)",
 }
 
 
@@ -257,12 +261,13 @@ def inverse_card_section(folder: str | os.PathLike) -> str:
     )
     if doc.get("init_note"):
         start = f" ({doc['init_note']})"
+    where = "CPU" if str(doc.get("machine")).startswith("CPU") else "GPU"
     return f"""
 ## Inverse generator
 
 `inverse.safetensors` + `inverse.json`: E (image -> {doc["architecture"]["latent_length"]}-symbol
 latent), {doc["parameters"]:,} parameters, {t["steps"]:,} steps at batch {t["batch_size"]} on the
-{"GPU" if "GPU" in str(doc.get("machine")) else "CPU"}{start}, trained against this generator's
+{where}{start}, trained against this generator's
 fingerprint `{doc["generator_fingerprint"][:16]}...`. On {m.get("heldout_seeds")} held-out seeds:
 latent MSE {m.get("latent_mse_prf")}, exact latent search recovers the seed
 {100 * m.get("seed_recovery", 0):.1f}% of the time. The command, commit, machine and UTC times
