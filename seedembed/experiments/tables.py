@@ -530,6 +530,9 @@ ANIME_BASELINES = (
 
 
 def _anime_baseline_rows(session: Session, table: Table, names, *, train: bool) -> None:
+    from seedembed.baselines import parse_name, read_artefact
+
+    notes: dict[str, str] = {}
     for name, label in ANIME_BASELINES:
         if name not in names:
             continue
@@ -537,6 +540,16 @@ def _anime_baseline_rows(session: Session, table: Table, names, *, train: bool) 
         if r is not None:
             table.add(label, "baseline", _values(r))
             table.results.append(_json_ready(r))
+            key = parse_name(name)[1]
+            found = None if key.endswith("nearest-train") else read_artefact(key)
+            if found is not None:  # how the cached artefact was made, when its record says
+                info = found[1]
+                note = f"{key} was trained on {info.get('machine', '?')}"
+                if info.get("data_note"):
+                    note += f" ({info['data_note']})"
+                notes.setdefault(key, note + ".")
+    if notes:
+        table.notes.append("Baselines as cached here: " + " ".join(notes.values()))
 
 
 def anime_test(session: Session) -> Table:
