@@ -18,10 +18,9 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from seedembed.train.codebook import STATE, FinetuneConfig, finetune_codebook
+from seedembed.train.codebook import HISTORY, STATE, FinetuneConfig, finetune_codebook
 
 
 def measure(model: str, out: Path, fid_n: int) -> dict:
@@ -58,13 +57,12 @@ def main() -> None:
     points.append({"adv_weight": None, "label": "before fine-tuning", **before})
     for w in a.weights:
         run = a.out / f"adv-{w:g}"
-        t0 = time.perf_counter()
         if not (run / "generator.safetensors").exists():
             cfg = FinetuneConfig(rounds=a.rounds, epochs_per_round=1, adv_weight=w, eval_images=0)
             resume = (run / STATE).exists()  # a stopped run continues
             finetune_codebook(a.model, run, cfg, progress=False, log=lambda _: None, resume=resume)
-        seconds = time.perf_counter() - t0
-        points.append({"adv_weight": w, "label": f"adv {w:g}", "finetune_s": round(seconds, 1),
+        seconds = json.loads((run / HISTORY).read_text())["wall_time_s"]
+        points.append({"adv_weight": w, "label": f"adv {w:g}", "finetune_s": seconds,
                        **measure(str(run), run, a.fid_n)})  # fmt: skip
         print(json.dumps(points[-1]), flush=True)
     (a.out / "rdp.json").write_text(json.dumps({"model": a.model, "points": points}, indent=2))
