@@ -530,24 +530,32 @@ ANIME_BASELINES = (
 
 
 def _anime_baseline_rows(session: Session, table: Table, names, *, train: bool) -> None:
-    from seedembed.baselines import parse_name, read_artefact
+    import json
+
+    from seedembed.baselines import artefact_paths, parse_name
 
     notes: dict[str, str] = {}
     for name, label in ANIME_BASELINES:
         if name not in names:
             continue
         r = session.run(f"baseline:{name}", "test", dataset="anime-faces", train=train)
-        if r is not None:
-            table.add(label, "baseline", _values(r))
-            table.results.append(_json_ready(r))
-            key = parse_name(name)[1]
-            found = None if key.endswith("nearest-train") else read_artefact(key)
-            if found is not None:  # how the cached artefact was made, when its record says
-                info = found[1]
-                note = f"{key} was trained on {info.get('machine', '?')}"
-                if info.get("data_note"):
-                    note += f" ({info['data_note']})"
-                notes.setdefault(key, note + ".")
+        if r is None:
+            continue
+        table.add(label, "baseline", _values(r))
+        table.results.append(_json_ready(r))
+        kind, key, _, _ = parse_name(name)
+        if kind == "nearest":  # nothing trained, no record
+            continue
+        # how the cached artefact was made: its JSON record alone (the evaluation above has
+        # already loaded and verified the weights)
+        try:
+            info = json.loads(artefact_paths(key)[1].read_text())  # make_method's cache
+        except (OSError, ValueError):
+            continue
+        note = f"{key} was trained on {info.get('machine', '?')}"
+        if info.get("data_note"):
+            note += f" ({info['data_note']})"
+        notes.setdefault(key, note + ".")
     if notes:
         table.notes.append("Baselines as cached here: " + " ".join(notes.values()))
 
