@@ -253,3 +253,22 @@ def test_hybrid_assignment_uses_the_inverse_generator(tmp_path):
     # the exact search is the optimum; the shortlist can only match or trail it
     assert ref_hist[0]["train_mse"] <= hist[0]["train_mse"] + 1e-6
     assert hist[0]["train_mse"] < ref_hist[0]["train_mse"] * 1.3
+
+
+def test_a_time_budget_stops_between_rounds_and_resume_adds_the_rest(tuned, tmp_path):
+    """``max_seconds`` 0: the first round always runs, none after it; the model is written
+    after that round, the checkpoint kept, and resuming ends where the full run ends."""
+    out = tmp_path / "run"
+    finetune_codebook("mnist-5101", out, CFG, progress=False, log=lambda _: None, max_seconds=0)
+    record = json.loads((out / HISTORY).read_text())
+    assert [h["round"] for h in record["history"]] == [0, 1]
+    assert record["history"][-1]["final"] and record["stopped"]["after_rounds"] == 1
+    assert record["stopped"]["of_rounds"] == 2 and (out / STATE).exists()
+    stopped = load_generator(out)
+    assert stopped.config["finetune"]["stopped"]["after_rounds"] == 1
+    finetune_codebook("mnist-5101", out, CFG, resume=True, progress=False, log=lambda _: None)
+    a, b = load_generator(out).generator, load_generator(tuned).generator
+    assert stopped.fingerprint != load_generator(out).fingerprint
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+    assert not (out / STATE).exists()

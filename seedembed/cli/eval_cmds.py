@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seedembed.cli.args import device, integer, positive_int
+from seedembed.cli.args import device, integer, nonneg_float, positive_int
 from seedembed.search import STRATEGIES
 
 
@@ -15,7 +15,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for classifier.safetensors + .json")
     p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
     p.add_argument("--epochs", type=positive_int, default=3)
+    p.add_argument("--width", type=positive_int, default=32, help="channels of the first conv (32)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=nonneg_float, default=1e-3, help="Adam learning rate (1e-3)")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="train on randomly warped digits (rotation, scale, shift) with a cosine lr decay",
+    )
     p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--device", type=device, default="cpu")
     p.set_defaults(func=cmd_train_classifier)
 
     p = sub.add_parser(
@@ -95,8 +104,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from seedembed.train.classifier import train_classifier
+    from seedembed.train.distributed import resolve_device
 
-    info = train_classifier(args.out, data_root=args.data_root, epochs=args.epochs, seed=args.seed)
+    info = train_classifier(
+        args.out,
+        data_root=args.data_root,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        width=args.width,
+        seed=args.seed,
+        augment=args.augment,
+        device=str(resolve_device(args.device)),
+    )
     t = info["test"]
     print(
         f"classifier: test accuracy {t['accuracy']:.4f}, cross-entropy {t['cross_entropy']:.4f} "

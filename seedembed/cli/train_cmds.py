@@ -219,6 +219,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
     p.add_argument("--device", type=device, help="cpu (default), cuda or cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--max-seconds",
+        type=nonneg_float,
+        metavar="S",
+        help="wall-time budget of this call: no round starts that would not end, with the final "
+        "assignment, within S seconds (judged by the rounds so far); the model is written "
+        "after the rounds done, and --resume can add more",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune_codebook)
 
@@ -370,6 +378,7 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         device=str(resolve_device(args.device or "cpu")),
         resume=args.resume,
         progress=not args.no_progress,
+        max_seconds=args.max_seconds,
     )
     print(f"wrote the fine-tuned model {out} (history in {out}/finetune.json)")
     return 0

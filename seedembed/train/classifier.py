@@ -1,13 +1,17 @@
 """Train the project's digit classifier (the judge of reconstructions) on MNIST.
 
 Deterministic from its seed; a few epochs of Adam reach about 99% on the clean test digits.
+``augment`` trains on randomly warped digits (the codebook fine-tuning's warp, drawn afresh each
+epoch) with a cosine learning-rate decay: a judge that has seen small rotations, scalings and
+shifts reads a slightly soft or tilted reconstruction by its shape, not by its exact pixels.
 The result is a folder with ``classifier.safetensors`` and ``classifier.json`` (width, epochs,
-clean test accuracy and cross-entropy, command, commit, machine, UTC times).
+settings, clean test accuracy and cross-entropy, command, commit, machine, UTC times).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -44,25 +48,35 @@ def train_classifier(
     lr: float = 1e-3,
     width: int = 32,
     seed: int = 0,
+    augment: bool = False,
+    device: str = "cpu",
 ) -> dict:
     """Train on the 60,000 MNIST training digits, measure on the 10,000 test digits, save."""
     from seedembed.data.mnist import Mnist
+    from seedembed.train.codebook import warp
 
     started, t0 = utc_now(), time.perf_counter()
+    dev = torch.device(device)
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
     x, y = train.as_uint8().float().div_(255), train.targets
-    xt, yt = test.as_uint8().float().div_(255), test.targets
+    xt, yt = test.as_uint8().float().div_(255).to(dev), test.targets.to(dev)
     torch.manual_seed(seed)
-    net = DigitClassifier(width)
+    net = DigitClassifier(width).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps)) if augment else 1.0
+    )
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         net.train()
+        xe = (warp(x * 2 - 1, gen) + 1) / 2 if augment else x
         for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            loss = nn.functional.cross_entropy(net(xe[idx].to(dev)), y[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
     metrics = evaluate(net, xt, yt)
     info = {
         "format": "seedembed-classifier/1",
@@ -71,17 +85,19 @@ def train_classifier(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        "augment": augment,
         "test": metrics,
         "command": command_line(),
         "commit": git_commit(),
-        "machine": machine(torch.device("cpu"), 1),
+        "machine": machine(dev, 1),
         "started_utc": started,
         "finished_utc": utc_now(),
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_save_tensors(net.state_dict(), out / WEIGHTS, None)
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    ckpt.atomic_save_tensors(state, out / WEIGHTS, None)
     ckpt.atomic_write_text(json.dumps(info, indent=2) + "\n", out / CONFIG)
     return info
 

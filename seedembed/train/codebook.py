@@ -259,6 +259,7 @@ def finetune_codebook(
     progress: bool = True,
     log=print,
     max_rounds: int | None = None,
+    max_seconds: float | None = None,
 ) -> Path:
     """Fine-tune ``model``'s generator as a codebook of its training set; returns ``out_dir``.
 
@@ -267,6 +268,10 @@ def finetune_codebook(
     machine and times), so ``train-inverse``, ``encode`` and the zoo export take it as it is.
     ``max_rounds`` stops after that many rounds of this call, leaving a checkpoint that
     ``resume=True`` continues exactly (the random state and both optimisers are saved).
+    ``max_seconds`` is a wall-time budget for this call: a round starts only if it and the
+    final assignment fit, judged by the slowest round and assignment so far; the model is then
+    written after the rounds done (its record says so), and its checkpoint is kept, so that
+    ``resume=True`` with the same settings adds the remaining rounds.
     """
     from seedembed.zoo import load_generator
 
@@ -393,10 +398,18 @@ def finetune_codebook(
         log(json.dumps(entry))
 
     t_start = time.perf_counter()
+    slowest_round = slowest_assign = 0.0
+    stopped_at = None
     for r in range(round0, config.rounds):
         if max_rounds is not None and r - round0 >= max_rounds:
             save_state(r)
             return out
+        elapsed = time.perf_counter() - t_start
+        budget = max_seconds is not None and r > round0  # a call runs at least one round
+        if budget and elapsed + slowest_round + slowest_assign > max_seconds:
+            stopped_at = r
+            break
+        t_round = time.perf_counter()
         G.eval()
         targets, target_y = train_x, train_y
         if config.augment:
@@ -457,10 +470,20 @@ def finetune_codebook(
             },
         )
         save_state(r + 1)
+        slowest_round = max(slowest_round, time.perf_counter() - t_round)
+        slowest_assign = max(slowest_assign, a.seconds)
     G.eval()
     final = assign(G, prf, train_x, test_x, cache, dev, progress, judge, inverse)
-    report(config.rounds, final, {"final": True})
+    done = config.rounds if stopped_at is None else stopped_at
+    report(done, final, {"final": True})
     shutil.rmtree(cache, ignore_errors=True)
+    if stopped_at is not None:
+        record["stopped"] = {
+            "after_rounds": stopped_at,
+            "of_rounds": config.rounds,
+            "max_seconds": max_seconds,
+            "utc": utc_now(),
+        }
     record["finished_utc"] = utc_now()
     record["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 1)
     config_doc = {k: v for k, v in src.config.items() if k not in ("format", "fingerprint")}
@@ -472,5 +495,6 @@ def finetune_codebook(
     config_doc["finetune"] = record
     ckpt.save_model(out, G.requires_grad_(False), config_doc)
     (out / HISTORY).write_text(json.dumps(record, indent=2) + "\n")
-    (out / STATE).unlink(missing_ok=True)
+    if stopped_at is None:
+        (out / STATE).unlink(missing_ok=True)
     return out

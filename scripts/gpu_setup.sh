@@ -1,0 +1,46 @@
+# Sourced by the lent-GPU scripts (gpu_lanes.sh, gpu_codebook.sh): unpack the data carried in
+# .gpu/ (made by scripts/pack_for_device.py) under /tmp/sdata, stub the `cryptography` package
+# where the machine lacks it (only the keyed PRF needs it), set the shared variables.
+#   DEV (cuda; cpu for a check here), QUICK (1: a few steps per job), COMMIT (required)
+set -u
+T0=$(date +%s)
+DEV=${DEV:-cuda} QUICK=${QUICK:-0}
+export PYTHONUNBUFFERED=1 SEEDEMBED_COMMIT=${COMMIT:?} SEEDEMBED_CACHE=/tmp/cache
+mkdir -p /tmp/stub/cryptography/hazmat/primitives/ciphers
+touch /tmp/stub/cryptography/__init__.py /tmp/stub/cryptography/hazmat/__init__.py /tmp/stub/cryptography/hazmat/primitives/__init__.py
+echo "Cipher = algorithms = modes = None" > /tmp/stub/cryptography/hazmat/primitives/ciphers/__init__.py
+python3 -c "import cryptography" 2>/dev/null && X="" || X=":/tmp/stub"
+export PYTHONPATH=$PWD$X
+D=/tmp/sdata R=/tmp/runs L=/tmp/logs
+S="python3 -m seedembed"
+mkdir -p $D/MNIST/raw $R $L
+cp .gpu/mnist/*.gz $D/MNIST/raw/ && gunzip -f $D/MNIST/raw/*.gz
+if [ -d .gpu/anime ]; then
+  mkdir -p $D/anime-faces/images
+  python3 - <<'PY'
+import io, json, os
+import numpy as np
+from concurrent.futures import ProcessPoolExecutor
+from PIL import Image
+src, dst = '.gpu/anime', '/tmp/sdata/anime-faces'
+idx = json.load(open(src + '/index.json')); off = np.load(src + '/offsets.npy')
+blob = open(src + '/blob.bin', 'rb').read()
+def dec(i):
+    stem = os.path.splitext(idx['names'][i])[0]
+    Image.open(io.BytesIO(blob[off[i]:off[i + 1]])).convert('RGB').save(f'{dst}/images/{stem}.png')
+with ProcessPoolExecutor(16) as ex:
+    list(ex.map(dec, range(len(idx['names'])), chunksize=512))
+open(dst + '/test.txt', 'w').write(''.join(os.path.splitext(n)[0] + '.png\n' for n in idx['test']))
+print('faces', len(idx['names']))
+PY
+fi
+nvidia-smi -L || true
+python3 -c "
+import torch; from seedembed.data import open_dataset, load_uint8
+print(load_uint8(open_dataset('mnist', '$D', train=True)).shape)
+print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" || exit 1
+echo "setup $(( $(date +%s) - T0 )) s"
+gpu_monitor() {  # utilisation and memory every 20 s into $L/gpu.log, until killed
+  ( while sleep 20; do echo "$(( $(date +%s) - T0 )) s: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>&1)"; done ) > $L/gpu.log 2>&1 &
+  MON=$!
+}
