@@ -50,15 +50,17 @@ def train_classifier(
     seed: int = 0,
     augment: bool = False,
     device: str = "cpu",
+    limit: int | None = None,
 ) -> dict:
-    """Train on the 60,000 MNIST training digits, measure on the 10,000 test digits, save."""
+    """Train on the 60,000 MNIST training digits (the first ``limit``), measure on the 10,000
+    test digits, save."""
     from seedembed.data.mnist import Mnist
     from seedembed.train.codebook import warp
 
     started, t0 = utc_now(), time.perf_counter()
     dev = torch.device(device)
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
-    x, y = train.as_uint8().float().div_(255), train.targets
+    x, y = train.as_uint8()[:limit].float().div_(255), train.targets[:limit]
     xt, yt = test.as_uint8().float().div_(255).to(dev), test.targets.to(dev)
     torch.manual_seed(seed)
     net = DigitClassifier(width).to(dev)
@@ -86,6 +88,7 @@ def train_classifier(
         "lr": lr,
         "seed": seed,
         "augment": augment,
+        "train_images": len(x),
         "test": metrics,
         "command": command_line(),
         "commit": git_commit(),

@@ -1,0 +1,116 @@
+"""What a 19-bit MNIST codebook can reach, and how much the judge matters (issues 4 and 9).
+
+Two measurements on the 10,000 MNIST test digits, printed as a table and written as JSON:
+
+* ``--oracle``: codebooks made of real training digits and the fine-tuning's warped copies of
+  them (``seedembed.train.codebook.warp``, the ``--augment`` targets), searched exactly (1-nearest
+  neighbour in pixels, what the codec's image search does in a generator's codebook). It bounds
+  what fine-tuning the generator towards warped copies can give: a generator that reproduced
+  every target exactly would be this codebook.
+* ``--models``: the given models' reconstructions (exact image search) read by the shipped
+  judge and by other classifiers (``--judges``, folders from ``seedembed train-classifier``), so
+  that a weak judge is not mistaken for a weak codebook.
+
+    python scripts/mnist_codebook_limits.py --oracle --models mnist-524287 \
+        --judges runs/judge-w32-aug --json docs/results/mnist-codebook-limits.json
+
+About 8 minutes on the 2-core CPU for the oracle (four searches of up to 524,287 digits) and
+40 s per model whose codebook is cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import seedembed
+from seedembed.data import load_uint8, open_dataset, to_float
+from seedembed.metrics import ssim
+from seedembed.train.classifier import evaluate, load_classifier
+from seedembed.train.codebook import warp
+from seedembed.zoo import load_classifier as shipped_judge
+
+M = 524_287
+
+
+def nearest(query: torch.Tensor, book: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
+    """Index of each query's pixel-nearest codebook entry (exact, chunked)."""
+    q = query.flatten(1)
+    qn = (q * q).sum(1, keepdim=True)
+    best = torch.full((len(q),), float("inf"))
+    index = torch.zeros(len(q), dtype=torch.long)
+    for lo in range(0, len(book), chunk):
+        b = book[lo : lo + chunk].flatten(1)
+        d, i = (qn - 2 * q @ b.T + (b * b).sum(1)).min(1)
+        better = d < best
+        best[better], index[better] = d[better], i[better] + lo
+    return index
+
+
+def scores(recon: torch.Tensor, x: torch.Tensor, y: torch.Tensor, judges: dict) -> dict:
+    """MSE on [-1, 1], SSIM, and each judge's accuracy and cross-entropy; images in [-1, 1]."""
+    r01, x01 = (recon + 1) / 2, (x + 1) / 2
+    out = {"mse": float((recon - x).pow(2).mean()), "ssim": float(ssim(r01, x01).mean())}
+    for name, net in judges.items():
+        m = evaluate(net, r01, y)
+        out[f"acc {name}"], out[f"ce {name}"] = m["accuracy"], m["cross_entropy"]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--oracle", action="store_true", help="measure the warped-digit codebooks")
+    p.add_argument("--models", nargs="*", default=[], help="models whose reconstructions to judge")
+    p.add_argument("--judges", nargs="*", default=[], help="extra classifier folders")
+    p.add_argument("--copies", type=int, default=8, help="warped copies drawn (8)")
+    p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
+    p.add_argument("--json", type=Path, help="write the rows here")
+    args = p.parse_args()
+    test = open_dataset("mnist", args.data_root, train=False)
+    x, y = to_float(load_uint8(test)), test.targets
+    judges = {"shipped": shipped_judge()}
+    judges.update({Path(j).name: load_classifier(j) for j in args.judges})
+    if len(judges) != 1 + len(args.judges):
+        p.error("--judges: two folders of the same name")
+    rows = [{"row": "clean test digits", **scores(x, x, y, judges)}]
+    if args.oracle:
+        train = to_float(load_uint8(open_dataset("mnist", args.data_root, train=True)))
+        copies = warp(train.repeat(args.copies, 1, 1, 1), torch.Generator().manual_seed(0))
+        fill = M - len(train)  # as many copies as fill the 19-bit seed space
+        books = {
+            "training digits (60,000)": train,
+            "training digits + 7 warped copies (480,000)": torch.cat([train, copies[:420_000]]),
+            f"training digits + warped copies (m = {M:,})": torch.cat([train, copies[:fill]]),
+            "8 warped copies alone (480,000)": copies[:480_000],
+        }
+        for name, book in books.items():
+            t0 = time.perf_counter()
+            recon = book[nearest(x, book)]
+            rows.append({"row": f"oracle: {name}", **scores(recon, x, y, judges)})
+            rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
+            print(json.dumps(rows[-1]), flush=True)
+    for model in args.models:
+        t0 = time.perf_counter()
+        codec = seedembed.load(model)
+        recon = codec.decode(codec.encode((x + 1) / 2, search="image", progress=False)) * 2 - 1
+        rows.append({"row": f"{model}, image search", **scores(recon, x, y, judges)})
+        rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(rows[-1]), flush=True)
+    keys = [k for k in rows[0] if k != "row"]
+    print("| codebook | " + " | ".join(keys) + " |")
+    print("| --- " * (len(keys) + 1) + "|")
+    for r in rows:
+        print(f"| {r['row']} | " + " | ".join(f"{r[k]:.4f}" for k in keys) + " |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        sources = ["mnist-classifier (shipped)", *args.judges]
+        meta = {"judges": dict(zip(judges, sources, strict=True)), "copies": args.copies}
+        args.json.write_text(json.dumps({"rows": rows, **meta}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
