@@ -3,9 +3,11 @@
 # fine-tuning variants of the shipped mnist-524287, and two new 19-bit GANs (smaller batches than
 # the shipped one's 1024) each fine-tuned after. Lanes run side by side (small networks: a step
 # is bound by Python's per-op overhead, so one GPU serves several processes); every fine-tuning
-# gets a wall-time budget (--max-seconds) so that all lanes end by END seconds.
-# Prepare .gpu/ with scripts/pack_for_device.py (MNIST and the perceptual net are enough; carry
-# no anime blob: the repository and the carried files must stay under 64 MiB), then
+# gets a wall-time budget (--max-seconds) so that all lanes end by END seconds; a fine-tuning
+# with under a minute left is skipped, and the judges get a timeout (the first run, at commit
+# 1ad7cc4, had neither: its judges' lane ran long, and the call timed out waiting for it).
+# Prepare .gpu/ with `scripts/pack_for_device.py --no-anime --perceptual-net DIR` (the repository
+# and the carried files must stay under 64 MiB), then
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_codebook.sh   (writes a tar of the models into $OUT)
 # QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first.
 QUICK=${QUICK:-0}
@@ -24,6 +26,7 @@ left() {  # seconds to END, less $1, at least 1
 }
 ft() {  # out, source model, inverse init ("-": none), then finetune-codebook flags
   local out=$1 src=$2 init=$3; shift 3
+  if [ $(left 70) -lt 60 ]; then echo "no time left for $out" >> $L/$out.log; return; fi
   $S finetune-codebook --model $src --out $R/$out $FT --epochs-per-round 1 --batch-size 512 \
     --lr 2e-4 --adv-weight 0.02 --perceptual-net $PN --max-seconds $(left 70) \
     --device $DEV --data-root $D --no-progress "$@" > $L/$out.log 2>&1
@@ -47,7 +50,8 @@ PIDS=()
 ( for j in "w64-aug --width 64 --augment --batch-size 256" "w32-aug --width 32 --augment" \
            "w32-e20 --width 32"; do
     set -- $j; n=$1; shift
-    $S train-classifier --out $R/judge-$n $CE --device $DEV --data-root $D "$@" >> $L/judges.log 2>&1
+    timeout $(left 200) $S train-classifier --out $R/judge-$n $CE --device $DEV --data-root $D \
+      "$@" >> $L/judges.log 2>&1
   done
   echo "judges done at $(( $(date +%s) - T0 )) s" >> $L/judges.log
   ft ftD $FTM $FTM --augment 7 --perceptual-weight 0.05 --class-weight 1.0 ) & PIDS+=($!)
