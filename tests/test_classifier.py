@@ -38,3 +38,12 @@ def test_augmented_training_is_deterministic_recorded_and_reads_digits(mnist, tm
     assert plain["augment"] is False
     c = load_classifier(tmp_path / "c")
     assert not torch.equal(c.state_dict()["body.0.weight"], a.state_dict()["body.0.weight"])
+
+
+@pytest.mark.parametrize("limit", [0, -5, 2.5, True])
+def test_a_bad_limit_is_refused(tmp_path, limit):
+    from seedembed.errors import ModelError
+
+    with pytest.raises(ModelError, match="limit must be an integer >= 1"):
+        train_classifier(tmp_path / "x", limit=limit)
+    assert not (tmp_path / "x").exists()

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from seedembed.errors import CheckpointError
+from seedembed.errors import CheckpointError, ModelError
 from seedembed.models.classifier import DigitClassifier
 from seedembed.train import checkpoint as ckpt
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
@@ -57,6 +57,8 @@ def train_classifier(
     from seedembed.data.mnist import Mnist
     from seedembed.train.codebook import warp
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ModelError(f"limit must be an integer >= 1, got {limit!r}")
     started, t0 = utc_now(), time.perf_counter()
     dev = torch.device(device)
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
@@ -65,7 +67,7 @@ def train_classifier(
     torch.manual_seed(seed)
     net = DigitClassifier(width).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    steps = epochs * math.ceil(len(x) / batch_size)
+    steps = max(1, epochs * math.ceil(len(x) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps)) if augment else 1.0
     )
