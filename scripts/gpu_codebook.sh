@@ -3,9 +3,11 @@
 # fine-tuning variants of the shipped mnist-524287, and two new 19-bit GANs (smaller batches than
 # the shipped one's 1024) each fine-tuned after. Lanes run side by side (small networks: a step
 # is bound by Python's per-op overhead, so one GPU serves several processes); every fine-tuning
-# gets a wall-time budget (--max-seconds) so that all lanes end by END seconds; a fine-tuning
-# with under a minute left is skipped, and the judges get a timeout (the first run, at commit
-# 1ad7cc4, had neither: its judges' lane ran long, and the call timed out waiting for it).
+# gets a wall-time budget (--max-seconds) so that the lanes end near END seconds (a budget lets
+# the first round of a call run whatever it costs, so a lane may overrun by one round: on the
+# H100 30-90 s; leave that margin in the call's timeout); a fine-tuning with under a minute left
+# is skipped, and the judges get a timeout (the first run, at commit 1ad7cc4, had neither: its
+# judges' lane ran long, and the call timed out waiting for it).
 # Prepare .gpu/ with `scripts/pack_for_device.py --no-anime --perceptual-net DIR` (the repository
 # and the carried files must stay under 64 MiB), then
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_codebook.sh   (writes a tar of the models into $OUT)
@@ -14,10 +16,10 @@ QUICK=${QUICK:-0}
 END=${END:-440}
 if [ "$QUICK" = 1 ]; then
   GX="--max-steps 4 --limit 512" FT="--rounds 2 --limit 256 --eval-images 64" FTM=mnist-5101
-  GAN_S=60 CE="--epochs 1" INV="--steps 4 --holdout 100"
+  GAN_S=60 CE="--epochs 1" INV="--steps 4 --holdout 100" GPRF=lcg-5101
 else
   GX="" FT="--rounds 8 --eval-images 10000" FTM=mnist-524287
-  GAN_S=200 CE="--epochs 20" INV="--steps 3000"
+  GAN_S=200 CE="--epochs 20" INV="--steps 3000" GPRF=lcg-524287
 fi
 source scripts/gpu_setup.sh
 PN=.gpu/percept-net
@@ -39,7 +41,7 @@ ft() {  # out, source model, inverse init ("-": none), then finetune-codebook fl
 }
 gan() {  # name, then train-gan flags; then fine-tune the GAN
   local n=$1; shift
-  timeout -s TERM $GAN_S $S train-gan --dataset mnist --prf lcg-524287 --schedule 2steps \
+  timeout -s TERM $GAN_S $S train-gan --dataset mnist --prf $GPRF --schedule 2steps \
     --data-root $D --device $DEV --out $R/$n --no-progress --no-tensorboard --log-every 2000 \
     $GX "$@" > $L/$n.log 2>&1
   echo "train-gan exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
