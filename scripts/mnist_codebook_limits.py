@@ -63,12 +63,14 @@ def main() -> None:
     p.add_argument("--judges", nargs="*", default=[], help="extra classifier folders")
     p.add_argument("--data-root", help="data root (default $SEEDEMBED_DATA)")
     p.add_argument("--json", type=Path, help="write the rows here")
+    p.add_argument("--device", default="cpu", help="device of the models' image search (cpu)")
     args = p.parse_args()
     judges = {"shipped": shipped_judge()}
     try:
         test = open_dataset("mnist", args.data_root, train=False)
         judges.update({Path(j).name: load_classifier(j) for j in args.judges})
-        codecs = {m: seedembed.load(m) for m in args.models}  # refuse a bad name before any work
+        # a bad name is refused before any work
+        codecs = {m: seedembed.load(m, device=args.device) for m in args.models}
     except SeedembedError as exc:
         p.error(str(exc))
     if len(judges) != 1 + len(args.judges):
@@ -94,7 +96,8 @@ def main() -> None:
     for model in args.models:
         t0 = time.perf_counter()
         codec = codecs[model]
-        recon = codec.decode(codec.encode((x + 1) / 2, search="image", progress=False)) * 2 - 1
+        enc = codec.encode((x + 1) / 2, search="image", progress=False)
+        recon = codec.decode(enc).cpu() * 2 - 1
         rows.append({"row": f"{model}, image search", **scores(recon, x, y, judges)})
         rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps(rows[-1]), flush=True)
