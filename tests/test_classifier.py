@@ -47,3 +47,23 @@ def test_a_bad_limit_is_refused(tmp_path, limit):
     with pytest.raises(ModelError, match="limit must be an integer >= 1"):
         train_classifier(tmp_path / "x", limit=limit)
     assert not (tmp_path / "x").exists()
+
+
+def test_mlp_judge_is_recorded_reloads_and_gives_features(mnist, tmp_path):
+    info = train_classifier(tmp_path / "m", arch="mlp", width=64, epochs=2, limit=4000)
+    record = json.loads((tmp_path / "m" / CONFIG).read_text())
+    assert record["arch"] == "mlp" and record["width"] == 64
+    assert info["test"]["accuracy"] > 0.75  # 4,000 digits, 2 epochs: 0.84 measured
+    net = load_classifier(tmp_path / "m")
+    assert net.arch == "mlp" and sum(p.numel() for p in net.parameters()) == 784 * 64 + 64 + 650
+    x = mnist.as_uint8()[:500].float() / 255
+    assert net.body[:-1](x).shape == (500, 64)  # the perceptual term's and FID's feature layer
+    assert evaluate(net, x, mnist.targets[:500])["accuracy"] > 0.75
+
+
+def test_an_unknown_arch_is_refused(tmp_path):
+    from seedembed.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown classifier arch 'vit'"):
+        train_classifier(tmp_path / "x", arch="vit")
+    assert not (tmp_path / "x").exists()

@@ -15,7 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for classifier.safetensors + .json")
     p.add_argument("--data-root", help="folder holding MNIST/ (default $SEEDEMBED_DATA)")
     p.add_argument("--epochs", type=positive_int, default=3)
-    p.add_argument("--width", type=positive_int, default=32, help="channels of the first conv (32)")
+    p.add_argument(
+        "--arch",
+        choices=["cnn", "mlp"],
+        default="cnn",
+        help="cnn (the shipped judge's) or mlp (one hidden layer, the reference numbers' judge)",
+    )
+    p.add_argument(
+        "--width",
+        type=positive_int,
+        help="cnn: channels of the first conv (32); mlp: hidden units (256)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=nonneg_float, default=1e-3, help="Adam learning rate (1e-3)")
     p.add_argument(
@@ -112,7 +122,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
-        width=args.width,
+        width=args.width or (256 if args.arch == "mlp" else 32),
+        arch=args.arch,
         seed=args.seed,
         augment=args.augment,
         device=str(resolve_device(args.device)),

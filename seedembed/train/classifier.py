@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from seedembed.errors import CheckpointError, ModelError
-from seedembed.models.classifier import DigitClassifier
+from seedembed.models.classifier import ARCHS, DigitClassifier
 from seedembed.train import checkpoint as ckpt
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
@@ -47,25 +47,28 @@ def train_classifier(
     batch_size: int = 128,
     lr: float = 1e-3,
     width: int = 32,
+    arch: str = "cnn",
     seed: int = 0,
     augment: bool = False,
     device: str = "cpu",
     limit: int | None = None,
 ) -> dict:
     """Train on the 60,000 MNIST training digits (the first ``limit``), measure on the 10,000
-    test digits, save."""
+    test digits, save. ``arch``: ``cnn`` (the shipped judge's) or ``mlp`` (the reference's)."""
     from seedembed.data.mnist import Mnist
     from seedembed.train.codebook import warp
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ModelError(f"limit must be an integer >= 1, got {limit!r}")
+    if arch not in ARCHS:
+        raise ModelError(f"unknown classifier arch {arch!r} (known: {', '.join(ARCHS)})")
     started, t0 = utc_now(), time.perf_counter()
     dev = torch.device(device)
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
     x, y = train.as_uint8()[:limit].float().div_(255), train.targets[:limit]
     xt, yt = test.as_uint8().float().div_(255).to(dev), test.targets.to(dev)
     torch.manual_seed(seed)
-    net = DigitClassifier(width).to(dev)
+    net = DigitClassifier(width, arch).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = max(1, epochs * math.ceil(len(x) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -84,6 +87,7 @@ def train_classifier(
     metrics = evaluate(net, xt, yt)
     info = {
         "format": "seedembed-classifier/1",
+        "arch": arch,
         "width": width,
         "epochs": epochs,
         "batch_size": batch_size,
@@ -113,7 +117,7 @@ def load_classifier(folder: str | Path) -> DigitClassifier:
     try:
         info = json.loads((folder / CONFIG).read_text())
         state = load_file(str(folder / WEIGHTS))
-        net = DigitClassifier(int(info["width"]))
+        net = DigitClassifier(int(info["width"]), str(info.get("arch", "cnn")))
         net.load_state_dict(state)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         where = str(folder)
