@@ -9,7 +9,13 @@ import torch
 
 from seedembed.cli import main
 from seedembed.errors import CheckpointError, ModelError
-from seedembed.train.codebook import HISTORY, STATE, FinetuneConfig, finetune_codebook
+from seedembed.train.codebook import (
+    HISTORY,
+    STATE,
+    FinetuneConfig,
+    balanced_seeds,
+    finetune_codebook,
+)
 from seedembed.zoo import load_generator
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -94,6 +100,10 @@ def test_bad_settings_are_refused():
         FinetuneConfig(augment=-1)
     with pytest.raises(ModelError, match="search must be one of image, hybrid"):
         FinetuneConfig(search="latent")
+    with pytest.raises(ModelError, match="balanced assignment needs the exact image search"):
+        FinetuneConfig(balanced=True, search="hybrid")
+    with pytest.raises(ModelError, match="balanced must be true or false"):
+        FinetuneConfig(balanced=1)
 
 
 def test_the_perceptual_term_uses_the_given_network_and_is_recorded(tmp_path):
@@ -272,3 +282,47 @@ def test_a_time_budget_stops_between_rounds_and_resume_adds_the_rest(tuned, tmp_
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
     assert not (out / STATE).exists()
+
+
+def test_balanced_seeds_respect_capacity_and_prefer_the_nearest():
+    g = torch.Generator().manual_seed(0)
+    book = torch.randn(40, 12, generator=g)
+    # 60 targets, most crowded around 3 entries: capacity ceil(60 / 40) = 2 per seed
+    x = book[torch.tensor([0, 1, 2] * 18 + [5, 6, 7, 8, 9, 10])] + 0.3 * torch.randn(
+        60, 12, generator=g
+    )
+    seeds, sq = balanced_seeds(x, book, book.pow(2).sum(1), k=40)
+    assert torch.bincount(seeds, minlength=40).max() <= 2
+    assert torch.allclose(sq, (x - book[seeds]).pow(2).sum(1), atol=1e-4)
+    d = torch.cdist(x, book).pow(2)
+    nearest = d.argmin(1)
+    # a crowded seed keeps its two nearest proposers among the rows whose first choice it is
+    for e in (0, 1, 2):
+        rows = (nearest == e).nonzero().squeeze(1)
+        best = rows[d[rows, e].argsort()[:2]]
+        assert (seeds[best] == e).all()
+    # rows alone at their nearest entry keep it
+    alone = [i for i in range(60) if (nearest == nearest[i]).sum() == 1]
+    assert alone and (seeds[alone] == nearest[alone]).all()
+    # rows whose nearest entries differ get exactly those
+    y = book[:20] + 0.05 * torch.randn(20, 12, generator=g)
+    seeds2, _ = balanced_seeds(y, book, book.pow(2).sum(1), k=4)
+    assert torch.equal(seeds2, torch.arange(20))
+
+
+def test_balanced_rounds_spread_the_targets_over_more_seeds(tmp_path):
+    _mnist_or_skip()
+    base = {**CFG.__dict__, "rounds": 1, "eval_images": 0}
+    cfg = FinetuneConfig(**{**base, "balanced": True})
+    out = finetune_codebook("mnist-5101", tmp_path / "bal", cfg, progress=False, log=print)
+    record = json.loads((out / HISTORY).read_text())
+    assert record["config"]["balanced"] is True
+    hist = record["history"]
+    assert hist[0]["distinct_seeds"] == 256  # 256 digits, 5,101 seeds: one seed each
+    plain = finetune_codebook(
+        "mnist-5101", tmp_path / "plain", FinetuneConfig(**base), progress=False, log=print
+    )
+    plain_hist = json.loads((plain / HISTORY).read_text())["history"]
+    assert plain_hist[0]["distinct_seeds"] < 256  # the nearest entries collide
+    # the balanced round pays for its spread with a larger but bounded training error
+    assert plain_hist[0]["train_mse"] <= hist[0]["train_mse"] < plain_hist[0]["train_mse"] * 1.5

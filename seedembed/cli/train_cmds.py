@@ -204,6 +204,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "are trained near real images (0: none)",
     )
     p.add_argument(
+        "--balanced",
+        action="store_true",
+        help="each seed takes at most ceil(targets / m) training targets (their nearest "
+        "proposers), so that no seed is fitted to the mean of several: image search only",
+    )
+    p.add_argument(
         "--search",
         choices=("image", "hybrid"),
         default="image",
@@ -365,6 +371,7 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         confidence_weight=args.confidence_weight,
         augment=args.augment,
         search=args.search,
+        balanced=args.balanced,
         d_warmup_steps=args.d_warmup,
         limit=args.limit,
         eval_images=args.eval_images,

@@ -90,6 +90,7 @@ class FinetuneConfig:
     confidence_weight: float = 0.0
     augment: int = 0
     search: str = "image"
+    balanced: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rounds", "epochs_per_round", "batch_size"):
@@ -115,6 +116,10 @@ class FinetuneConfig:
             raise ModelError(
                 f"search must be one of {', '.join(ASSIGN_SEARCHES)}, got {self.search!r}"
             )
+        if not isinstance(self.balanced, bool):
+            raise ModelError(f"balanced must be true or false, got {self.balanced!r}")
+        if self.balanced and self.search != "image":
+            raise ModelError("balanced assignment needs the exact image search (search='image')")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
@@ -144,12 +149,15 @@ def assign(
     progress: bool,
     judge: tuple[torch.nn.Module, torch.Tensor] | None = None,
     inverse: torch.nn.Module | None = None,
+    balanced: bool = False,
 ) -> Assignment:
     """Exact image search of the training (and evaluation) images in G's fresh codebook, or,
     given ``inverse``, the hybrid search (its top-64 seeds re-ranked by their images).
 
     ``judge`` (a digit classifier and the evaluation images' labels) adds the classifier
     accuracy of the evaluation reconstructions: MSE alone hides a blurred 4 that reads as a 9.
+    ``balanced`` gives the training images seeds by :func:`balanced_seeds` instead of each its
+    nearest (the evaluation images keep the exact search: that is what the codec does).
 
     The codebook is built in ``cache_dir`` and deleted afterwards: it is stale after the next
     update, and it is 1.8 GiB for m = 524287 digits.
@@ -168,6 +176,11 @@ def assign(
 
     try:
         res = search(train_x)
+        seeds, train_mse = res.seeds, float(res.image_mse.mean())
+        if balanced:
+            book = cb.load_codebook(G, prf, fingerprint, cache_dir, device=device)
+            seeds, sq = balanced_seeds(train_x.flatten(1), book.images, book.image_sqnorms)
+            train_mse = float(sq.mean()) / train_x[0].numel()
         test_mse = test_ssim = test_accuracy = None
         if test_x is not None and len(test_x):
             tres = search(test_x)
@@ -181,14 +194,63 @@ def assign(
     finally:
         cb.forget(fingerprint, cache_dir)
     return Assignment(
-        res.seeds,
-        float(res.image_mse.mean()),
-        int(res.seeds.unique().numel()),
+        seeds,
+        train_mse,
+        int(seeds.unique().numel()),
         test_mse,
         test_ssim,
         time.perf_counter() - t0,
         test_accuracy,
     )
+
+
+def balanced_seeds(
+    x: torch.Tensor, images: torch.Tensor, sqnorms: torch.Tensor, k: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeds for the rows of ``x`` (N, D) from a codebook (m, D), each seed taking at most
+    ceil(N / m) rows: the targets one seed must reproduce are not averaged into a blur.
+
+    Each row proposes its k nearest entries in order; a seed accepts its nearest proposers up to
+    its capacity, the others propose their next candidate (k rounds of vectorised proposals).
+    A row whose k candidates all filled up keeps its nearest entry, over capacity. Returns the
+    seeds and the squared distances of the chosen entries (exact, fp32).
+    """
+    m, dev = len(images), images.device
+    cap = -(-len(x) // m)
+    block = max(1, (2**29 if dev.type == "cuda" else 2**26) // m)  # distance block: 2 / 0.25 GiB
+    book, book_sq = images.float(), sqnorms.float()
+    cand, dist = [], []
+    with cb.exact_fp32():
+        for q in x.split(block):
+            q = q.to(dev, torch.float32)
+            d = q.pow(2).sum(1, keepdim=True) - 2 * q @ book.T + book_sq
+            top = d.topk(min(k, m), dim=1, largest=False)
+            dist.append(top.values.clamp_min_(0).cpu())
+            cand.append(top.indices.cpu())
+    cand, dist = torch.cat(cand), torch.cat(dist)
+    n, kk = cand.shape
+    seeds = torch.full((n,), -1, dtype=torch.long)
+    chosen = torch.zeros(n)
+    ptr = torch.zeros(n, dtype=torch.long)
+    load = torch.zeros(m, dtype=torch.long)
+    for _ in range(kk):
+        todo = ((seeds < 0) & (ptr < kk)).nonzero().squeeze(1)
+        if not len(todo):
+            break
+        s, d = cand[todo, ptr[todo]], dist[todo, ptr[todo]]
+        order = torch.argsort(d, stable=True)
+        order = order[torch.argsort(s[order], stable=True)]  # by seed, then by distance
+        s_sorted = s[order]
+        first = torch.searchsorted(s_sorted, s_sorted, right=False)
+        rank = torch.arange(len(order)) - first
+        ok = rank < (cap - load[s_sorted])
+        won = todo[order[ok]]
+        seeds[won], chosen[won] = s_sorted[ok], d[order[ok]]
+        load += torch.bincount(s_sorted[ok], minlength=m)
+        ptr[todo[order[~ok]]] += 1
+    left = seeds < 0
+    seeds[left], chosen[left] = cand[left, 0], dist[left, 0]
+    return seeds, chosen
 
 
 def warp(x: torch.Tensor, gen: torch.Generator, chunk: int = 8192) -> torch.Tensor:
@@ -417,7 +479,7 @@ def finetune_codebook(
             targets = torch.cat([train_x, warp(train_x.repeat(reps), gen)])
             if train_y is not None:
                 target_y = train_y.repeat(config.augment + 1)
-        a = assign(G, prf, targets, test_x, cache, dev, progress, judge, inverse)
+        a = assign(G, prf, targets, test_x, cache, dev, progress, judge, inverse, config.balanced)
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
