@@ -6,13 +6,14 @@
 #           the shipped batch of 1024, each fine-tuned with 15 warped copies, beside two
 #           fine-tunings of the shipped model that leave out the perceptual term and the warped
 #           copies (which of the terms cost the earlier runs their SSIM) (commit 6e286e9);
-#   recipe: the default; plain GANs of 60 epochs, each changing one thing of the shipped
-#           recipe (no EMA, no spectral norm, the plain LCG schedule, width 128 for G and D,
-#           batch 256, fp32 in place of bf16 autocast), judged as they are: which recipe makes a
+#   recipe: the default; plain GANs of 60 epochs (batch 256: 30), each changing one thing of
+#           the shipped recipe (no EMA, no spectral norm, the plain LCG schedule, width 128 for G
+#           and D, batch 256, fp32 in place of bf16 autocast), each cut at GAN_S seconds (its
+#           config.json says the epochs reached), judged as they are: which recipe makes a
 #           codebook that covers the test digits (the reference run of numbers.md reached MSE
 #           0.085 / accuracy 0.95 after 60 epochs; the shipped recipe 0.102 / 0.922 after 200);
 #           beside them, the shipped model fine-tuned with 7 copies and --balanced (480,000
-#           targets, at most one per seed).
+#           targets, at most one per seed; its rounds are full passes over the codebook).
 # Lanes run side by side (small networks: a step is bound by Python's per-op overhead, so one GPU
 # serves several processes); every fine-tuning gets a wall-time budget (--max-seconds) so that the
 # lanes end near END seconds (a budget lets the first round of a call run whatever it costs, so a
@@ -25,6 +26,8 @@
 # Each lane's models go into $OUT as the lane ends, so a call that times out still returns them.
 # QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first.
 QUICK=${QUICK:-0} PLAN=${PLAN:-recipe}
+case $PLAN in judges | wide | recipe) ;; *) echo "PLAN must be judges, wide or recipe" >&2; exit 2 ;; esac
+: "${OUT:?set OUT to the folder that receives the models}"
 END=${END:-440}
 if [ "$QUICK" = 1 ]; then
   GX="--max-steps 4 --limit 2048" FT="--rounds 2 --limit 256 --eval-images 64" FTM=mnist-5101
@@ -41,7 +44,7 @@ left() {  # seconds to END, less $1, at least 1
 ft() {  # out, source model, inverse init ("-": none), then finetune-codebook flags
   local out=$1 src=$2 init=$3; shift 3
   if [ $(left 100) -lt 60 ]; then echo "no time left for $out" >> $L/$out.log; return; fi
-  $S finetune-codebook --model $src --out $R/$out $FT --epochs-per-round 1 --batch-size 512 \
+  timeout $(left 5) $S finetune-codebook --model $src --out $R/$out $FT --epochs-per-round 1 --batch-size 512 \
     --lr 2e-4 --adv-weight 0.02 --perceptual-net $PN --max-seconds $(left 100) \
     --device $DEV --data-root $D --no-progress "$@" > $L/$out.log 2>&1
   echo "finetune exit $? at $(( $(date +%s) - T0 )) s" >> $L/$out.log
@@ -100,7 +103,7 @@ elif [ "$PLAN" = recipe ]; then
   gan rB256 "--batch-size 256 --epochs 30" - & PIDS+=($!)
   gan rFp32 "$E60 --no-amp" - & PIDS+=($!)
   ft ftBal $FTM $FTM --augment 7 --balanced $TERMS & PIDS+=($!)
-else
+else  # wide
   gan gan128 "--g-width 128 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)
   gan gan256 "--g-width 256 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)
   ft ftF $FTM $FTM --augment 15 --class-weight 0.3 & PIDS+=($!)

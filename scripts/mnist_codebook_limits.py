@@ -67,6 +67,10 @@ def main() -> None:
     args = p.parse_args()
     judges = {"shipped": shipped_judge()}
     try:
+        torch.empty(0, device=args.device)  # a bad or absent device, before any work
+    except (RuntimeError, ValueError) as exc:
+        p.error(f"--device {args.device}: {str(exc).splitlines()[0]}")
+    try:
         test = open_dataset("mnist", args.data_root, train=False)
         judges.update({Path(j).name: load_classifier(j) for j in args.judges})
         # a bad name is refused before any work

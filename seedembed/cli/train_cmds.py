@@ -206,8 +206,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--balanced",
         action="store_true",
-        help="each seed takes at most ceil(targets / m) training targets (their nearest "
-        "proposers), so that no seed is fitted to the mean of several: image search only",
+        help="each seed takes at most ceil(targets / m) training targets (its nearest "
+        "proposers), so that no seed is fitted to the mean of several; image search only, and "
+        "each assignment is a full pass over the codebook (slow on a CPU for m = 524287)",
     )
     p.add_argument(
         "--search",

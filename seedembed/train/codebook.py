@@ -175,12 +175,15 @@ def assign(
         return find_seeds(x, **{**kw, "strategy": "hybrid", "latents": z})
 
     try:
-        res = search(train_x)
-        seeds, train_mse = res.seeds, float(res.image_mse.mean())
-        if balanced:
-            book = cb.load_codebook(G, prf, fingerprint, cache_dir, device=device)
+        if balanced:  # a full pass over the codebook per block of targets, not the shortlist
+            book = cb.load_codebook(
+                G, prf, fingerprint, cache_dir, device=device, progress=progress
+            )
             seeds, sq = balanced_seeds(train_x.flatten(1), book.images, book.image_sqnorms)
             train_mse = float(sq.mean()) / train_x[0].numel()
+        else:
+            res = search(train_x)
+            seeds, train_mse = res.seeds, float(res.image_mse.mean())
         test_mse = test_ssim = test_accuracy = None
         if test_x is not None and len(test_x):
             tres = search(test_x)
@@ -204,6 +207,28 @@ def assign(
     )
 
 
+def _nearest_open(
+    x: torch.Tensor, book: torch.Tensor, book_sq: torch.Tensor, full: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k nearest entries of each row of ``x`` among those not ``full`` (indices, squared
+    distances by the expansion ||x||^2 - 2 x.c + ||c||^2), in blocks of at most 2 GiB (CUDA) or
+    256 MiB (CPU) of distances."""
+    m, dev = len(book), book.device
+    k = min(k, int((~full).sum()))
+    block = max(1, (2**29 if dev.type == "cuda" else 2**26) // m)
+    shut = full.to(dev)
+    cand, dist = [], []
+    for q in x.split(block):
+        q = q.to(dev, torch.float32)
+        d = torch.addmm(book_sq, q, book.T, alpha=-2).add_(q.pow(2).sum(1, keepdim=True))
+        d.masked_fill_(shut, float("inf"))
+        top = d.topk(k, dim=1, largest=False)
+        del d
+        dist.append(top.values.cpu())
+        cand.append(top.indices.cpu())
+    return torch.cat(cand), torch.cat(dist)
+
+
 def balanced_seeds(
     x: torch.Tensor, images: torch.Tensor, sqnorms: torch.Tensor, k: int = 16
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,45 +236,39 @@ def balanced_seeds(
     ceil(N / m) rows: the targets one seed must reproduce are not averaged into a blur.
 
     Each row proposes its k nearest entries in order; a seed accepts its nearest proposers up to
-    its capacity, the others propose their next candidate (k rounds of vectorised proposals).
-    A row whose k candidates all filled up keeps its nearest entry, over capacity. Returns the
-    seeds and the squared distances of the chosen entries (exact, fp32).
+    its capacity, the others propose their next candidate (vectorised rounds). Rows whose k
+    candidates all filled up start again with the k nearest entries that still have room, until
+    every row has a seed. Returns the seeds and the squared distances of the chosen entries
+    (recomputed directly, as the image search scores them).
     """
-    m, dev = len(images), images.device
+    m = len(images)
     cap = -(-len(x) // m)
-    block = max(1, (2**29 if dev.type == "cuda" else 2**26) // m)  # distance block: 2 / 0.25 GiB
-    book, book_sq = images.float(), sqnorms.float()
-    cand, dist = [], []
-    with cb.exact_fp32():
-        for q in x.split(block):
-            q = q.to(dev, torch.float32)
-            d = q.pow(2).sum(1, keepdim=True) - 2 * q @ book.T + book_sq
-            top = d.topk(min(k, m), dim=1, largest=False)
-            dist.append(top.values.clamp_min_(0).cpu())
-            cand.append(top.indices.cpu())
-    cand, dist = torch.cat(cand), torch.cat(dist)
-    n, kk = cand.shape
-    seeds = torch.full((n,), -1, dtype=torch.long)
-    chosen = torch.zeros(n)
-    ptr = torch.zeros(n, dtype=torch.long)
+    book, book_sq = images.float(), sqnorms.float().to(images.device)
+    seeds = torch.full((len(x),), -1, dtype=torch.long)
     load = torch.zeros(m, dtype=torch.long)
-    for _ in range(kk):
-        todo = ((seeds < 0) & (ptr < kk)).nonzero().squeeze(1)
-        if not len(todo):
-            break
-        s, d = cand[todo, ptr[todo]], dist[todo, ptr[todo]]
-        order = torch.argsort(d, stable=True)
-        order = order[torch.argsort(s[order], stable=True)]  # by seed, then by distance
-        s_sorted = s[order]
-        first = torch.searchsorted(s_sorted, s_sorted, right=False)
-        rank = torch.arange(len(order)) - first
-        ok = rank < (cap - load[s_sorted])
-        won = todo[order[ok]]
-        seeds[won], chosen[won] = s_sorted[ok], d[order[ok]]
-        load += torch.bincount(s_sorted[ok], minlength=m)
-        ptr[todo[order[~ok]]] += 1
-    left = seeds < 0
-    seeds[left], chosen[left] = cand[left, 0], dist[left, 0]
+    with cb.exact_fp32():
+        while (rows := (seeds < 0).nonzero().squeeze(1)).numel():
+            cand, dist = _nearest_open(x[rows], book, book_sq, load >= cap, k)
+            got = torch.full((len(rows),), -1, dtype=torch.long)
+            ptr = torch.zeros(len(rows), dtype=torch.long)
+            for _ in range(cand.shape[1]):
+                todo = ((got < 0) & (ptr < cand.shape[1])).nonzero().squeeze(1)
+                if not len(todo):
+                    break
+                s, d = cand[todo, ptr[todo]], dist[todo, ptr[todo]]
+                order = torch.argsort(d, stable=True)
+                order = order[torch.argsort(s[order], stable=True)]  # by seed, then distance
+                s_sorted = s[order]
+                rank = torch.arange(len(order)) - torch.searchsorted(s_sorted, s_sorted)
+                ok = rank < (cap - load[s_sorted])
+                got[todo[order[ok]]] = s_sorted[ok]
+                load += torch.bincount(s_sorted[ok], minlength=m)
+                ptr[todo[order[~ok]]] += 1
+            seeds[rows] = got
+        chosen = torch.cat(
+            [(q.to(book.device, torch.float32) - book[s.to(book.device)]).pow(2).sum(1).cpu()
+             for q, s in zip(x.split(65536), seeds.split(65536), strict=True)]
+        )  # fmt: skip
     return seeds, chosen
 
 
