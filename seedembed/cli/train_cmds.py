@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from seedembed.cli.args import device, integer, nonneg_float, positive_int
@@ -61,6 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--channels", type=int, choices=(1, 3), help="folders: 1 grey or 3 RGB (default 3)"
     )
     g.add_argument("--no-spectral-norm", action="store_true", help="plain discriminator")
+    g.add_argument(
+        "--minibatch-std",
+        action="store_true",
+        help="D sees the spread of each group of 4 images (StyleGAN's minibatch stddev); the "
+        "style generator needs it",
+    )
+    g.add_argument(
+        "--generator",
+        choices=("dcgan", "style"),
+        help="generator architecture: dcgan (default) or style (mapping network + modulated "
+        "convolutions, no noise inputs; train it with --minibatch-std: docs/training.md)",
+    )
     g.add_argument(
         "--ema-half-life",
         type=nonneg_float,
@@ -250,6 +263,10 @@ def _model_config(args: argparse.Namespace, dataset: str):
             changes[key] = getattr(args, key)
     if args.no_spectral_norm:
         changes["spectral_norm"] = False
+    if args.minibatch_std:
+        changes["minibatch_std"] = True
+    if args.generator is not None:
+        changes["generator"] = args.generator
     return base.__class__.from_dict({**base.to_dict(), **changes})
 
 
@@ -277,7 +294,7 @@ def _config_changes(args: argparse.Namespace) -> dict:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from seedembed import prf
-    from seedembed.models import Discriminator, Generator, parameter_table
+    from seedembed.models import Discriminator, build_generator, parameter_table
     from seedembed.train import RunOptions, TrainConfig, train_gan
     from seedembed.train.checkpoint import read_checkpoint_state
 
@@ -292,10 +309,14 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     changes = _config_changes(args)
     if args.resume:
         stored = TrainConfig.from_dict(read_checkpoint_state(out)["config"])
-        model_args = ("width", "g_width", "d_width", "latent_length", "image_size", "channels")
+        model_args = (
+            "width", "g_width", "d_width", "latent_length", "image_size", "channels", "generator"
+        )  # fmt: skip
         model = (
             _model_config(args, stored.dataset)
-            if any(getattr(args, a) is not None for a in model_args) or args.no_spectral_norm
+            if any(getattr(args, a) is not None for a in model_args)
+            or args.no_spectral_norm
+            or args.minibatch_std
             else stored.model
         )
         config = stored.replace(**changes, model=model)
@@ -303,13 +324,16 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         dataset = changes.get("dataset", "mnist")
         config = TrainConfig(model=_model_config(args, dataset), **changes)
     config = config.replace(prf=prf.get(config.prf, key=key).spec)  # a bad spec fails here
+    if config.model.generator == "style" and not config.model.minibatch_std:
+        print(
+            "warning: the style generator collapsed to one image in every run without "
+            "--minibatch-std (docs/training.md)",
+            file=sys.stderr,
+        )
     if args.dry_run:
         print(config.to_json())
-        print(
-            parameter_table(
-                {"generator": Generator(config.model), "discriminator": Discriminator(config.model)}
-            )
-        )
+        nets = {"generator": build_generator(config.model)}
+        print(parameter_table({**nets, "discriminator": Discriminator(config.model)}))
         return 0
     options = RunOptions(
         device=args.device,

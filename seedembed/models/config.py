@@ -36,14 +36,23 @@ def resolution_plan(image_size: int) -> tuple[int, int]:
     return s0, n
 
 
+#: generator architectures: the DCGAN (default) and the StyleGAN-style one (models/style.py)
+GENERATORS = ("dcgan", "style")
+
+
 @dataclass(frozen=True)
 class GanConfig:
-    """A DCGAN-style generator/discriminator pair.
+    """A generator/discriminator pair: DCGAN-style by default, or ``generator="style"``.
 
     ``g_width``/``d_width`` are the channel counts at full resolution; each halving of the
     resolution doubles them. Width 64 (the DCGAN default) is kept for MNIST too: it trains
     60,000 images in about 40 s on a 2-core CPU at batch 128 (benchmarks/train_throughput.py),
     inside the 2-minute goal with room for a busy machine; width 32 is 2.3x faster.
+    ``minibatch_std`` gives D StyleGAN's minibatch standard deviation: one extra feature, the
+    spread of each group of 4 images, so that D sees a collapsed batch as fake; the style
+    generator collapses without it. ``generator`` and ``minibatch_std`` are left out of
+    :meth:`to_dict` at their defaults, so the configs, and therefore the fingerprints, of every
+    model made before the options existed stay the same.
     """
 
     image_size: int = 28
@@ -52,6 +61,8 @@ class GanConfig:
     g_width: int = 64
     d_width: int = 64
     spectral_norm: bool = True
+    generator: str = "dcgan"
+    minibatch_std: bool = False
 
     def __post_init__(self) -> None:
         for name in ("image_size", "channels", "latent_length", "g_width", "d_width"):
@@ -60,8 +71,13 @@ class GanConfig:
                 raise ModelError(f"{name} must be an integer >= 1, got {value!r}")
         if self.channels not in (1, 3):
             raise ModelError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
-        if not isinstance(self.spectral_norm, bool):
-            raise ModelError(f"spectral_norm must be true or false, got {self.spectral_norm!r}")
+        for name in ("spectral_norm", "minibatch_std"):
+            if not isinstance(getattr(self, name), bool):
+                raise ModelError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.generator not in GENERATORS:
+            raise ModelError(
+                f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}"
+            )
         resolution_plan(self.image_size)
 
     @classmethod
@@ -76,7 +92,12 @@ class GanConfig:
         return cls(**{**base, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["generator"] == "dcgan":  # the configs of older models had no such key
+            del data["generator"]
+        if not data["minibatch_std"]:
+            del data["minibatch_std"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GanConfig:

@@ -69,8 +69,27 @@ class Discriminator(nn.Module):
             layers += [norm(nn.Conv2d(c_in, c, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             c_in, c = c, c * 2
         self.body = nn.Sequential(*layers)
-        self.head = norm(nn.Linear(c_in * s0 * s0, 1))
+        self.minibatch_std = config.minibatch_std
+        self.head = norm(nn.Linear((c_in + self.minibatch_std) * s0 * s0, 1))
         self.apply(_init_dcgan)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x).flatten(1)).squeeze(1)
+    def forward(self, x: torch.Tensor, split: int | None = None) -> torch.Tensor:
+        """``split``: the batch is x[:split] (real) then x[split:] (fake), as the training loops
+        call it; the minibatch statistic is taken within each part, never across."""
+        h = self.body(x)
+        if self.minibatch_std:
+            parts = [h] if split is None else [h[:split], h[split:]]
+            h = torch.cat([minibatch_std(p) for p in parts if len(p)])
+        return self.head(h.flatten(1)).squeeze(1)
+
+
+def minibatch_std(h: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """``h`` (N, C, H, W) with one more channel: the mean standard deviation of the features
+    over each group of ``group`` consecutive rows (the largest size <= ``group`` dividing N),
+    broadcast to the group's rows (Karras et al., 2018)."""
+    n, c, hh, ww = h.shape
+    g = next(k for k in range(min(group, n), 0, -1) if n % k == 0)
+    y = h.float().reshape(-1, g, c, hh, ww)
+    y = (y - y.mean(1, keepdim=True)).pow(2).mean(1).add(1e-8).sqrt().mean((1, 2, 3))
+    y = y.to(h.dtype).repeat_interleave(g).view(n, 1, 1, 1).expand(n, 1, hh, ww)
+    return torch.cat([h, y], 1)

@@ -13,9 +13,7 @@ def parameter_table(models: dict[str, nn.Module]) -> str:
     """A small text table: name, parameters, layers with weights."""
     rows = [("network", "parameters", "weighted layers")]
     for name, model in models.items():
-        layers = sum(
-            1 for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
-        )
+        layers = sum(1 for m in model.modules() if _is_weighted_layer(m))
         rows.append((name, f"{count_parameters(model):,}", str(layers)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [
@@ -25,3 +23,12 @@ def parameter_table(models: dict[str, nn.Module]) -> str:
         for r in rows
     ]
     return "\n".join(lines)
+
+
+def _is_weighted_layer(m: nn.Module) -> bool:
+    """A torch conv or linear layer, or a custom one holding its own weight matrix or kernel (the
+    style generator's equalised and modulated layers); norms' 1-D weights do not count."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        return True
+    weight = m._parameters.get("weight")
+    return weight is not None and weight.dim() >= 2

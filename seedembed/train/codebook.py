@@ -320,7 +320,7 @@ def _augment_counts(a: Assignment, n_train: int, n_targets: int) -> dict[str, An
 
 
 def _step_d(D, opt_d, real: torch.Tensor, fake: torch.Tensor) -> float:
-    logits = D(torch.cat([real, fake.detach()]))
+    logits = D(torch.cat([real, fake.detach()]), split=len(real))
     n = len(real)
     loss = F.softplus(-logits[:n]).mean() + F.softplus(logits[n:]).mean()
     opt_d.zero_grad(set_to_none=True)

@@ -33,7 +33,7 @@ from seedembed.data import ENV_VAR, load_uint8, open_dataset, to_float
 from seedembed.errors import CheckpointError, DataError, ModelError, TrainingError
 from seedembed.models import (
     Discriminator,
-    Generator,
+    build_generator,
     ema_beta,
     make_ema,
     parameter_table,
@@ -218,7 +218,7 @@ def _train(
 
     # -- networks, optimisers, EMA -------------------------------------------------------------
     torch.manual_seed(config.seed)  # same initial weights on every rank
-    G = Generator(mcfg).to(device)
+    G = build_generator(mcfg).to(device)
     D = Discriminator(mcfg).to(device)
     if channels_last:
         G = G.to(memory_format=torch.channels_last)

@@ -59,7 +59,7 @@ def gan_step(nets: GanNets, real: torch.Tensor, z: torch.Tensor, amp: bool = Fal
     n = real.shape[0]
     with autocast_for(real.device, amp):
         fake = nets.G(z)
-        logits = nets.D(torch.cat([real, fake.detach()])).float()
+        logits = nets.D(torch.cat([real, fake.detach()]), split=n).float()
     d_real, d_fake = logits[:n], logits[n:]
     d_loss = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
     nets.opt_d.zero_grad(set_to_none=True)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from seedembed import prf as prf_mod
 from seedembed.codec.fingerprint import model_fingerprint
 from seedembed.errors import CheckpointError, ModelError
-from seedembed.models import GanConfig, Generator, parameter_table, save_grid
+from seedembed.models import GanConfig, build_generator, parameter_table, save_grid
 from seedembed.train import checkpoint as ckpt
 
 ZOO_DIR = Path(__file__).resolve().parent
@@ -71,7 +72,7 @@ def model_path(name_or_path: str | os.PathLike) -> Path:
 class LoadedGenerator:
     """A generator ready to render seeds, with the PRF and config it was trained with."""
 
-    generator: Generator
+    generator: nn.Module  # models.Generator (DCGAN) or models.StyleGenerator
     prf: prf_mod.Prf
     config: dict
     path: Path
@@ -98,7 +99,7 @@ def load_generator(
         spec = train["prf"]
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{str(folder)!r}: config lacks {exc}") from None
-    generator = Generator(model_cfg)
+    generator = build_generator(model_cfg)
     ckpt.load_module(generator, tensors, f"the generator in {str(folder)!r}")
     generator.eval().requires_grad_(False)
     prf = prf_mod.get(spec, key=key)
