@@ -23,6 +23,7 @@ from seedembed.models import (
     save_grid,
     update_ema,
 )
+from seedembed.models.dcgan import minibatch_std
 from seedembed.train import TrainConfig
 
 
@@ -192,6 +193,8 @@ def test_minibatch_std_is_an_opt_in_feature_of_d_kept_within_each_part():
     assert mb.to_dict()["minibatch_std"] is True and GanConfig.from_json(mb.to_json()) == mb
     with pytest.raises(ModelError, match="minibatch_std must be true or false"):
         GanConfig(minibatch_std=1)
+    with pytest.raises(ModelError, match="the style generator needs g_width >= 2"):
+        GanConfig(generator="style", g_width=1)
     torch.manual_seed(0)
     D = Discriminator(mb).eval()
     assert D.head.in_features == Discriminator(plain).head.in_features + 7 * 7  # one channel
@@ -201,11 +204,18 @@ def test_minibatch_std_is_an_opt_in_feature_of_d_kept_within_each_part():
         a = D(torch.cat([real, fake]), split=8)
         b = D(torch.cat([real, collapsed]), split=8)
         assert torch.equal(a[:8], b[:8])  # the real part's statistic ignores the fake part
-        assert not torch.allclose(a[8:], b[8:])  # a collapsed fake batch looks different
         c = D(torch.cat([real, fake]))  # one part: groups of 4 consecutive rows
         assert torch.equal(c, a)  # 8 real, 8 fake: no group straddles the boundary here
-        odd = D(torch.cat([real[:6], fake[:5]]), split=6)  # groups of 3 and of 5
+        odd = D(torch.cat([real[:6], fake[:5]]), split=6)  # one group of 6, one of 5
         assert odd.shape == (11,) and torch.allclose(odd[:6], D(real[:6]), atol=1e-6)
+    # the statistic itself: about sqrt(1e-8) for a collapsed group, the spread otherwise
+    feats = torch.randn(10, 3, 2, 2)
+    feats[:4] = feats[0]
+    stat = minibatch_std(feats)[:, -1, 0, 0]
+    assert stat.shape == (10,) and torch.allclose(stat[:4], torch.full((4,), 1e-4))
+    spread = feats[4:].var(0, unbiased=False).add(1e-8).sqrt().mean()
+    assert torch.allclose(stat[4:], spread.expand(6), atol=1e-6)  # 4 + remainder 2: one group
+    assert torch.allclose(minibatch_std(feats[:1])[:, -1], torch.full((1, 2, 2), 1e-4))
 
 
 def test_style_generator_trains_loads_and_round_trips(tmp_path, capsys):

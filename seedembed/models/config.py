@@ -78,6 +78,8 @@ class GanConfig:
             raise ModelError(
                 f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}"
             )
+        if self.generator == "style" and self.g_width < 2:
+            raise ModelError(f"the style generator needs g_width >= 2, got {self.g_width}")
         resolution_plan(self.image_size)
 
     @classmethod

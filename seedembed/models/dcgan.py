@@ -85,11 +85,17 @@ class Discriminator(nn.Module):
 
 def minibatch_std(h: torch.Tensor, group: int = 4) -> torch.Tensor:
     """``h`` (N, C, H, W) with one more channel: the mean standard deviation of the features
-    over each group of ``group`` consecutive rows (the largest size <= ``group`` dividing N),
-    broadcast to the group's rows (Karras et al., 2018)."""
+    over each group of ``group`` consecutive rows, broadcast to the group's rows (Karras et al.,
+    2018). A remainder of N / ``group`` joins the last group, so any N >= 2 keeps a statistic
+    (a single row has none: its channel is sqrt(1e-8))."""
     n, c, hh, ww = h.shape
-    g = next(k for k in range(min(group, n), 0, -1) if n % k == 0)
-    y = h.float().reshape(-1, g, c, hh, ww)
-    y = (y - y.mean(1, keepdim=True)).pow(2).mean(1).add(1e-8).sqrt().mean((1, 2, 3))
-    y = y.to(h.dtype).repeat_interleave(g).view(n, 1, 1, 1).expand(n, 1, hh, ww)
-    return torch.cat([h, y], 1)
+    gid = torch.arange(n, device=h.device) // group
+    if n >= group:
+        gid.clamp_(max=n // group - 1)
+    k = int(gid[-1]) + 1
+    x = h.float().flatten(1)
+    count = torch.bincount(gid, minlength=k).unsqueeze(1).float()
+    mean = torch.zeros(k, x.shape[1], device=h.device).index_add_(0, gid, x) / count
+    var = torch.zeros_like(mean).index_add_(0, gid, (x - mean[gid]).pow(2)) / count
+    y = var.add(1e-8).sqrt().mean(1)[gid].to(h.dtype)
+    return torch.cat([h, y.view(n, 1, 1, 1).expand(n, 1, hh, ww)], 1)
