@@ -74,10 +74,9 @@ gan() {  # name, train-gan flags, fine-tuning flags (each one quoted string; "-"
     --data-root $D --device $DEV --out $R/$n --no-progress --no-tensorboard --log-every 2000 \
     $GX $2 > $L/$n.log 2>&1
   echo "train-gan exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
-  rm -f $R/$n/checkpoint.safetensors
-  if [ "$3" = - ]; then judge $n; keep $n; return; fi
-  keep $n
-  ft $n-ft $R/$n - $3
+  [ "$3" = - ] && judge $n
+  keep $n  # drops the training checkpoint too
+  [ "$3" = - ] || ft $n-ft $R/$n - $3
 }
 PIDS=()
 TERMS="--perceptual-weight 0.05 --class-weight 0.3"

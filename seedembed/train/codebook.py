@@ -59,6 +59,7 @@ from seedembed.metrics import ssim
 from seedembed.models import Discriminator, GanConfig
 from seedembed.models.config import checked_dict
 from seedembed.search import codebook as cb
+from seedembed.search.kernels import smallest_k, sqdist_rows
 from seedembed.search.strategies import _fingerprint, find_seeds
 from seedembed.train import checkpoint as ckpt
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
@@ -207,28 +208,6 @@ def assign(
     )
 
 
-def _nearest_open(
-    x: torch.Tensor, book: torch.Tensor, book_sq: torch.Tensor, full: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k nearest entries of each row of ``x`` among those not ``full`` (indices, squared
-    distances by the expansion ||x||^2 - 2 x.c + ||c||^2), in blocks of at most 2 GiB (CUDA) or
-    256 MiB (CPU) of distances."""
-    m, dev = len(book), book.device
-    k = min(k, int((~full).sum()))
-    block = max(1, (2**29 if dev.type == "cuda" else 2**26) // m)
-    shut = full.to(dev)
-    cand, dist = [], []
-    for q in x.split(block):
-        q = q.to(dev, torch.float32)
-        d = torch.addmm(book_sq, q, book.T, alpha=-2).add_(q.pow(2).sum(1, keepdim=True))
-        d.masked_fill_(shut, float("inf"))
-        top = d.topk(k, dim=1, largest=False)
-        del d
-        dist.append(top.values.cpu())
-        cand.append(top.indices.cpu())
-    return torch.cat(cand), torch.cat(dist)
-
-
 def balanced_seeds(
     x: torch.Tensor, images: torch.Tensor, sqnorms: torch.Tensor, k: int = 16
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,17 +217,21 @@ def balanced_seeds(
     Each row proposes its k nearest entries in order; a seed accepts its nearest proposers up to
     its capacity, the others propose their next candidate (vectorised rounds). Rows whose k
     candidates all filled up start again with the k nearest entries that still have room, until
-    every row has a seed. Returns the seeds and the squared distances of the chosen entries
-    (recomputed directly, as the image search scores them).
+    every row has a seed. Candidates come from the search's blocked GEMM kernel; the returned
+    squared distances of the chosen entries are the direct ones, as the image search scores them.
     """
-    m = len(images)
+    m, dev = len(images), images.device
     cap = -(-len(x) // m)
-    book, book_sq = images.float(), sqnorms.float().to(images.device)
     seeds = torch.full((len(x),), -1, dtype=torch.long)
     load = torch.zeros(m, dtype=torch.long)
     with cb.exact_fp32():
         while (rows := (seeds < 0).nonzero().squeeze(1)).numel():
-            cand, dist = _nearest_open(x[rows], book, book_sq, load >= cap, k)
+            open_ = (load < cap).nonzero().squeeze(1)
+            book, book_sq = images, sqnorms
+            if len(open_) < m:  # leave the full seeds out of the search
+                book, book_sq = images[open_.to(dev)], sqnorms[open_.to(dev)]
+            dist, idx = smallest_k(x[rows].to(dev, torch.float32), book, book_sq, k)
+            cand, dist = open_[idx.cpu()], dist.cpu()
             got = torch.full((len(rows),), -1, dtype=torch.long)
             ptr = torch.zeros(len(rows), dtype=torch.long)
             for _ in range(cand.shape[1]):
@@ -266,9 +249,13 @@ def balanced_seeds(
                 ptr[todo[order[~ok]]] += 1
             seeds[rows] = got
         chosen = torch.cat(
-            [(q.to(book.device, torch.float32) - book[s.to(book.device)]).pow(2).sum(1).cpu()
-             for q, s in zip(x.split(65536), seeds.split(65536), strict=True)]
-        )  # fmt: skip
+            [
+                sqdist_rows(q.to(dev, torch.float32), images[s.to(dev)].unsqueeze(1))
+                .squeeze(1)
+                .cpu()
+                for q, s in zip(x.split(65536), seeds.split(65536), strict=True)
+            ]
+        )
     return seeds, chosen
 
 
