@@ -49,6 +49,15 @@ def test_a_bad_limit_is_refused(tmp_path, limit):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("lr", [0, -1e-3, float("nan"), float("inf"), True, "1e-3"])
+def test_a_bad_lr_is_refused(tmp_path, lr):
+    from seedembed.errors import ModelError
+
+    with pytest.raises(ModelError, match="lr must be a finite number > 0"):
+        train_classifier(tmp_path / "x", lr=lr)
+    assert not (tmp_path / "x").exists()
+
+
 def test_mlp_judge_is_recorded_reloads_and_gives_features(mnist, tmp_path):
     info = train_classifier(tmp_path / "m", arch="mlp", width=64, epochs=2, limit=4000)
     record = json.loads((tmp_path / "m" / CONFIG).read_text())

@@ -374,6 +374,19 @@ def test_bad_arguments_exit_2(tmp_path, mnist_root, capsys, argv, message):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    "command", ["train-gan", "train-classifier", "train-inverse", "finetune-codebook"]
+)
+@pytest.mark.parametrize("lr", ["0", "-1e-4", "nan", "inf"])
+def test_a_learning_rate_that_trains_nothing_is_refused(tmp_path, capsys, command, lr):
+    """--lr 0 would run the whole budget and save an unchanged model; it is argparse's error."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, f"--lr={lr}", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "--lr: must be" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train-gan", "--schedule", "3steps", "--out", "x"])
@@ -409,6 +422,17 @@ def test_existing_run_needs_resume_and_same_setup(tmp_path, mnist_root, capsys):
     assert "already holds a run" in capsys.readouterr().err
     assert main([*base, "--resume", "--prf", "lcg-5101"]) == 2
     assert "cannot resume with a different setup (prf" in capsys.readouterr().err
+    # A model option given again on --resume applies on top of the stored model, not of the
+    # data set's defaults: `--g-width 8` alone keeps the run's d-width 8.
+    resume = [*base[:9], "--no-progress", "--device", "cpu", "--no-tensorboard", "--resume"]
+    assert main([*base, "--resume", "--minibatch-std", "--max-steps", "2"]) == 2
+    assert "cannot resume with a different setup (model" in capsys.readouterr().err
+    assert main([*resume, "--max-steps", "2"]) == 0
+    assert main([*resume, "--g-width", "8", "--max-steps", "3"]) == 0
+    assert read_checkpoint(out)[1]["step"] == 3
+    capsys.readouterr()
+    assert main([*resume, "--g-width", "16", "--max-steps", "4"]) == 2
+    assert "cannot resume with a different setup (model" in capsys.readouterr().err
     bad_seed = ["generate", "--model", str(out), "--seeds", "600000", "-o", str(tmp_path / "g.png")]
     assert main(bad_seed) == 2
     assert "outside the seed space" in capsys.readouterr().err

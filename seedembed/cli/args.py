@@ -34,6 +34,14 @@ def nonneg_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """A finite number > 0, e.g. a learning rate (0 would train nothing, silently)."""
+    value = nonneg_float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def device(text: str) -> str:
     """A ``--device`` name: auto, cpu, cuda or cuda:N. Whether this machine has it is checked
     where the device is used (``seedembed.train.distributed.resolve_device``)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seedembed.cli.args import device, integer, nonneg_float, positive_int
+from seedembed.cli.args import device, integer, positive_float, positive_int
 from seedembed.search import STRATEGIES
 
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cnn: channels of the first conv (32); mlp: hidden units (256)",
     )
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=nonneg_float, default=1e-3, help="Adam learning rate (1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (1e-3)")
     p.add_argument(
         "--augment",
         action="store_true",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seedembed.cli.args import device, integer, nonneg_float, positive_int
+from seedembed.cli.args import device, integer, nonneg_float, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="shipped name or folder")
     p.add_argument("--steps", required=True, type=positive_int, metavar="N", help="Adam steps")
     p.add_argument("--batch-size", type=positive_int, default=256, metavar="B", help="(256)")
-    p.add_argument("--lr", type=nonneg_float, default=1e-3, help="peak learning rate (1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (1e-3)")
     p.add_argument("--width", type=positive_int, default=32, metavar="W", help="E width (32)")
     p.add_argument(
         "--image-weight",
@@ -84,8 +84,6 @@ def cmd_train_inverse(args: argparse.Namespace) -> int:
 
     if args.holdout < 0:
         raise ModelError(f"--holdout must be >= 0, got {args.holdout}")
-    if args.lr <= 0:
-        raise ModelError(f"--lr must be > 0, got {args.lr}")
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from seedembed.cli.args import device, integer, nonneg_float, positive_int
+from seedembed.cli.args import device, integer, nonneg_float, positive_float, positive_int
 from seedembed.errors import CheckpointError, DataError, ModelError
 
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="B",
         help="global batch size, split over processes (default 128)",
     )
-    g.add_argument("--lr", type=nonneg_float, help="Adam learning rate of G and D (2e-4)")
+    g.add_argument("--lr", type=positive_float, help="Adam learning rate of G and D (2e-4)")
     g.add_argument(
         "--width",
         type=positive_int,
@@ -171,7 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--epochs-per-round", type=positive_int, default=2, metavar="E", help="updates (2)"
     )
     p.add_argument("--batch-size", type=positive_int, default=128, metavar="B", help="(128)")
-    p.add_argument("--lr", type=nonneg_float, default=1e-4, help="Adam lr of G; D gets 2x")
+    p.add_argument("--lr", type=positive_float, default=1e-4, help="Adam lr of G; D gets 2x")
     p.add_argument(
         "--adv-weight",
         type=nonneg_float,
@@ -251,10 +251,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_finetune_codebook)
 
 
-def _model_config(args: argparse.Namespace, dataset: str):
+def _model_config(args: argparse.Namespace, dataset: str, base=None):
+    """The model of a new run (the data set's defaults), or of a resumed one (``base``, the
+    stored model), with the options the user gave on top: repeating a run's own options on
+    --resume names the same model, and a different one is refused by the fingerprint check."""
     from seedembed.models import GanConfig
 
-    base = GanConfig.mnist() if dataset.strip().lower() == "mnist" else GanConfig.anime()
+    if base is None:
+        base = GanConfig.mnist() if dataset.strip().lower() == "mnist" else GanConfig.anime()
     changes = {}
     if args.width:
         changes["g_width"] = changes["d_width"] = args.width
@@ -309,17 +313,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     changes = _config_changes(args)
     if args.resume:
         stored = TrainConfig.from_dict(read_checkpoint_state(out)["config"])
-        model_args = (
-            "width", "g_width", "d_width", "latent_length", "image_size", "channels", "generator"
-        )  # fmt: skip
-        model = (
-            _model_config(args, stored.dataset)
-            if any(getattr(args, a) is not None for a in model_args)
-            or args.no_spectral_norm
-            or args.minibatch_std
-            else stored.model
-        )
-        config = stored.replace(**changes, model=model)
+        config = stored.replace(**changes, model=_model_config(args, stored.dataset, stored.model))
     else:
         dataset = changes.get("dataset", "mnist")
         config = TrainConfig(model=_model_config(args, dataset), **changes)
