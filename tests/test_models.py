@@ -178,6 +178,28 @@ def test_style_generator_shapes_determinism_and_batch_independence(cfg):
     assert xs.std(0).mean() > 0.5 * xs.std()
 
 
+@pytest.mark.parametrize(("k", "demodulate"), [(3, True), (1, False)])
+def test_modulated_conv_is_the_per_sample_kernel_convolution(k, demodulate):
+    """The rearranged computation (scale the input, one shared kernel, scale the output) equals
+    StyleGAN2's definition: each sample convolved with its own modulated, demodulated kernel."""
+    import torch.nn.functional as F
+
+    from seedembed.models.style import ModulatedConv
+
+    torch.manual_seed(0)
+    m = ModulatedConv(6, 4, k, 8, demodulate=demodulate).double()
+    with torch.no_grad():
+        m.bias.normal_()
+    x, w = torch.randn(3, 6, 5, 5, dtype=torch.float64), torch.randn(3, 8, dtype=torch.float64)
+    s = m.affine(w)
+    for i in range(3):
+        kernel = m.weight * m.scale * s[i].view(1, -1, 1, 1)
+        if demodulate:
+            kernel = kernel / kernel.pow(2).sum((1, 2, 3), keepdim=True).add(1e-8).sqrt()
+        want = F.conv2d(x[i : i + 1], kernel, m.bias, padding=k // 2)
+        assert torch.allclose(m(x, w)[i : i + 1], want, atol=1e-12)
+
+
 def test_the_generator_choice_is_in_the_config_only_when_not_the_default():
     dc, st = GanConfig.mnist(), GanConfig.mnist(generator="style")
     assert "generator" not in dc.to_dict()  # older models' configs and fingerprints unchanged
