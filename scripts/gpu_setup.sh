@@ -1,5 +1,6 @@
-# Sourced by the lent-GPU scripts (gpu_lanes.sh, gpu_codebook.sh): unpack the data carried in
-# .gpu/ (made by scripts/pack_for_device.py) under /tmp/sdata, stub the `cryptography` package
+# Sourced by the lent-GPU scripts (gpu_lanes.sh, gpu_codebook.sh, gpu_anime.sh): unpack the data
+# carried in .gpu/ (made by scripts/pack_for_device.py) under /tmp/sdata, the faces from
+# .gpu/anime or, when they came in parts over several calls, from the stash (gpu_stash.sh), stub the `cryptography` package
 # where the machine lacks it (only the keyed PRF needs it), set the shared variables.
 #   DEV (cuda; cpu for a check here), QUICK (1: a few steps per job), COMMIT (required)
 set -u
@@ -14,17 +15,33 @@ export PYTHONPATH=$PWD$X
 D=/tmp/sdata R=/tmp/runs L=/tmp/logs
 S="python3 -m seedembed"
 mkdir -p $D/MNIST/raw $R $L
-cp .gpu/mnist/*.gz $D/MNIST/raw/ && gunzip -f $D/MNIST/raw/*.gz
+HAVE="mnist"
+ls .gpu/mnist/*.gz > /dev/null 2>&1 && cp .gpu/mnist/*.gz $D/MNIST/raw/ && gunzip -f $D/MNIST/raw/*.gz || HAVE=""
+source scripts/gpu_stash.sh
+FACES=""
 if [ -d .gpu/anime ]; then
+  FACES=.gpu/anime
+elif [ -f $ANIME_STASH/index.json ]; then
+  PARTS=$(python3 -c "import json; print(json.load(open('$ANIME_STASH/index.json'))['parts'])")
+  if ls $(seq -f "$ANIME_STASH/blob.bin.%g" 0 $(( PARTS - 1 ))) > /dev/null 2>&1; then
+    cat $(seq -f "$ANIME_STASH/blob.bin.%g" 0 $(( PARTS - 1 ))) > $ANIME_STASH/blob.bin
+    FACES=$ANIME_STASH
+  else
+    echo "anime: the stash lacks some of the $PARTS parts; carry the others first" >&2
+  fi
+fi
+if [ -n "$FACES" ]; then
+  HAVE="$HAVE anime-faces"
   mkdir -p $D/anime-faces/images
-  python3 - <<'PY'
+  FACES=$FACES python3 - <<'PY'
 import io, json, os
 import numpy as np
 from concurrent.futures import ProcessPoolExecutor
 from PIL import Image
-src, dst = '.gpu/anime', '/tmp/sdata/anime-faces'
+src, dst = os.environ['FACES'], '/tmp/sdata/anime-faces'
 idx = json.load(open(src + '/index.json')); off = np.load(src + '/offsets.npy')
 blob = open(src + '/blob.bin', 'rb').read()
+assert len(blob) == off[-1], f'faces: {len(blob)} bytes, the index says {off[-1]}'
 def dec(i):
     stem = os.path.splitext(idx['names'][i])[0]
     Image.open(io.BytesIO(blob[off[i]:off[i + 1]])).convert('RGB').save(f'{dst}/images/{stem}.png')
@@ -35,9 +52,11 @@ print('faces', len(idx['names']))
 PY
 fi
 nvidia-smi -L || true
+[ -n "$HAVE" ] || { echo "no data carried: neither .gpu/mnist nor the faces" >&2; exit 1; }
 python3 -c "
 import torch; from seedembed.data import open_dataset, load_uint8
-print(load_uint8(open_dataset('mnist', '$D', train=True)).shape)
+for name in '$HAVE'.split():
+    print(name, load_uint8(open_dataset(name, '$D', train=True)).shape)
 print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" || exit 1
 echo "setup $(( $(date +%s) - T0 )) s"
 gpu_monitor() {  # utilisation and memory every 20 s into $L/gpu.log, until killed

@@ -1,0 +1,81 @@
+#!/bin/bash
+# One lent-GPU call for the 64x64 anime faces of issue 9, after one call that only carries data:
+#   * item 2: the StyleGAN-style generator against the DCGAN under one budget (lcg-5101, width
+#     64, batch 256, the same epochs for both, each cut at GAN_S seconds: its config.json says
+#     the epochs reached), each judged by the exact image search of the 2,296 test faces and
+#     Inception FID (scripts/style_vs_dcgan.sh is the same comparison at CPU size);
+#   * items 1 and 4: the shipped anime-524287 fine-tuned as a codebook (hybrid assignment, two
+#     adversarial weights), its inverse generator retrained on it, then all 2,296 test faces
+#     encoded with the codec's default search and Inception FID, beside the shipped model measured
+#     the same way in the same call.
+# The faces (31 MB as WebP) and the repository (48 MB) exceed one call's 64 MiB together, so:
+#   python scripts/pack_for_device.py --no-anime             # .gpu/: MNIST (not needed here)
+#   python scripts/pack_for_device.py --anime-parts 2 --out .gpu   # .gpu-anime-0/, .gpu-anime-1/
+#   call 1, carry [".gpu-anime-0"]:  bash scripts/gpu_stash.sh
+#   call 2 at once (a warm machine is kept 30 s), carry [".gpu-anime-1"]:
+#       COMMIT=<sha> OUT=$OUT bash scripts/gpu_anime.sh
+# Each lane's run folders go into $OUT as the lane ends (split tars), so a call that times out
+# still returns what finished. QUICK=1 DEV=cpu runs the same pipeline in a few steps each.
+QUICK=${QUICK:-0}
+: "${OUT:?set OUT to the folder that receives the models}"
+END=${END:-440}
+if [ "$QUICK" = 1 ]; then
+  GX="--max-steps 4 --limit 512" GAN_S=60 FT="--rounds 1 --limit 300 --eval-images 32 --d-warmup 2"
+  INV="--steps 4 --holdout 50" EV="--n 32 --fid-n 32"
+else
+  GX="" GAN_S=${GAN_S:-200} FT="--rounds 8 --eval-images 500" INV="--steps 1500" EV=""
+fi
+source scripts/gpu_setup.sh
+case " $HAVE " in *" anime-faces "*) ;; *) echo "no faces: carry both parts first" >&2; exit 1 ;; esac
+left() {  # seconds to END, less $1, at least 1
+  local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))
+}
+evaluate() {  # run name, search: the test faces, Inception FID, JSON beside the model
+  timeout $(left 5) $S evaluate --model $R/$1 --dataset anime-faces --search $2 --fid $EV \
+    --device $DEV --data-root $D --json $R/$1/eval.json >> $L/$1.log 2>&1
+  echo "evaluate exit $? at $(( $(date +%s) - T0 )) s" >> $L/$1.log
+}
+keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out
+  for n in "$@"; do
+    rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/*checkpoint.safetensors
+    tar cf - -C $R $n | split -b 15M -d - $OUT/$n.tar.part-
+  done
+}
+gan() {  # name, generator flags: the comparison at lcg-5101 (its codebook builds in seconds)
+  local n=$1; shift
+  timeout -s TERM $GAN_S $S train-gan --dataset anime-faces --prf lcg-5101 --schedule 2steps \
+    --width 64 --batch-size 256 --epochs 60 --data-root $D --device $DEV --out $R/$n \
+    --no-progress --no-tensorboard --log-every 500 $GX "$@" > $L/$n.log 2>&1
+  echo "train-gan exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
+  evaluate $n image
+  keep $n
+}
+ft() {  # name, then finetune-codebook flags: anime-524287 as a codebook, then its inverse
+  local n=$1; shift
+  timeout $(left 120) $S finetune-codebook --model anime-524287 --out $R/$n --search hybrid $FT \
+    --epochs-per-round 2 --batch-size 256 --lr 1e-4 --max-seconds $(left 150) --device $DEV \
+    --data-root $D --no-progress "$@" > $L/$n.log 2>&1
+  echo "finetune exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
+  timeout $(left 60) $S train-inverse --model $R/$n --init anime-524287 $INV --batch-size 256 \
+    --lr 3e-4 --device $DEV --data-root $D --no-progress >> $L/$n.log 2>&1
+  echo "train-inverse exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
+  evaluate $n hybrid
+  keep $n
+}
+PIDS=()
+gan sDcgan & PIDS+=($!)
+gan sStyle --generator style --minibatch-std & PIDS+=($!)
+ft aFt05 --adv-weight 0.05 & PIDS+=($!)
+ft aFt20 --adv-weight 0.2 --augment 1 & PIDS+=($!)
+( mkdir -p $R/shipped
+  timeout $(left 5) $S evaluate --model anime-524287 --dataset anime-faces --search hybrid --fid \
+    $EV --device $DEV --data-root $D --json $R/shipped/eval.json > $L/shipped.log 2>&1
+  keep shipped ) & PIDS+=($!)
+gpu_monitor
+wait "${PIDS[@]}"
+kill $MON
+echo "lanes done at $(( $(date +%s) - T0 )) s"
+tail -n 4 $L/*.log
+tar czf $OUT/logs.tar.gz -C /tmp logs
+ls -la $OUT
+echo "total $(( $(date +%s) - T0 )) s"
