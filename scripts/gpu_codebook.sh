@@ -38,6 +38,7 @@ else
   GAN_S=${GAN_S:-200} CE="--epochs 20" INV="--steps 3000" GPRF=lcg-524287
 fi
 source scripts/gpu_setup.sh
+case " $HAVE " in *" mnist "*) ;; *) echo "no MNIST: carry .gpu (pack_for_device.py)" >&2; exit 1 ;; esac
 PN=.gpu/percept-net
 left() {  # seconds to END, less $1, at least 1
   local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))

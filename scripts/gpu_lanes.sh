@@ -13,6 +13,7 @@ else
   GX="" INV="--steps 3000" FT="--rounds 5 --eval-images 10000" FTM=mnist-524287 AE="anime-ae7 anime-ae14 anime-ae28"
 fi
 source scripts/gpu_setup.sh
+case " $HAVE " in *" mnist "*) ;; *) echo "no MNIST: carry .gpu (pack_for_device.py)" >&2; exit 1 ;; esac
 gan() {  # name, GAN seconds, then train-gan flags
   local n=$1 t=$2; shift 2
   timeout -s TERM $t $S train-gan --dataset anime-faces --data-root $D --device $DEV --out $R/$n \

@@ -1,7 +1,8 @@
 # Sourced by the lent-GPU scripts (gpu_lanes.sh, gpu_codebook.sh, gpu_anime.sh): unpack the data
 # carried in .gpu/ (made by scripts/pack_for_device.py) under /tmp/sdata, the faces from
-# .gpu/anime or, when they came in parts over several calls, from the stash (gpu_stash.sh), stub the `cryptography` package
-# where the machine lacks it (only the keyed PRF needs it), set the shared variables.
+# .gpu/anime or, when they came in parts over several calls, from the stash (gpu_stash.sh);
+# stub the `cryptography` package where the machine lacks it (only the keyed PRF needs it);
+# set the shared variables, HAVE the data sets unpacked.
 #   DEV (cuda; cpu for a check here), QUICK (1: a few steps per job), COMMIT (required)
 set -u
 T0=$(date +%s)

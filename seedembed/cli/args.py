@@ -4,6 +4,7 @@ exit code 2, before any work starts."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -36,8 +37,11 @@ def nonneg_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     """A finite number > 0, e.g. a learning rate (0 would train nothing, silently)."""
-    value = nonneg_float(text)
-    if not 0 < value < float("inf"):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 

@@ -62,7 +62,7 @@ def train_classifier(
         raise ModelError(f"limit must be an integer >= 1, got {limit!r}")
     if arch not in ARCHS:
         raise ModelError(f"unknown classifier arch {arch!r} (known: {', '.join(ARCHS)})")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
     started, t0 = utc_now(), time.perf_counter()
     dev = torch.device(device)

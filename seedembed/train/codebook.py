@@ -102,8 +102,9 @@ class FinetuneConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ModelError(f"lr must be > 0, got {self.lr!r}")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
         for name in ("adv_weight", "perceptual_weight", "class_weight", "confidence_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

@@ -98,8 +98,9 @@ class InverseTrainConfig:
                 raise ModelError(f"{name} must be an integer >= 1, got {value!r}")
         if not isinstance(self.holdout, int) or self.holdout < 0:
             raise ModelError(f"holdout must be an integer >= 0, got {self.holdout!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ModelError(f"lr must be > 0, got {self.lr!r}")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
         if not (isinstance(self.image_weight, (int, float)) and self.image_weight >= 0):
             raise ModelError(f"image_weight must be >= 0, got {self.image_weight!r}")
         frac = self.uniform_fraction
