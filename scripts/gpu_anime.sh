@@ -30,19 +30,10 @@ else
 fi
 source scripts/gpu_setup.sh
 case " $HAVE " in *" anime-faces "*) ;; *) echo "no faces: carry both parts first" >&2; exit 1 ;; esac
-left() {  # seconds to END, less $1, at least 1
-  local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))
-}
 evaluate() {  # run name, search: the test faces, JSON beside the model
   timeout $(left 5) $S evaluate --model $R/$1 --dataset anime-faces --search $2 $EV \
     --device $DEV --data-root $D --json $R/$1/eval.json >> $L/$1.log 2>&1
   echo "evaluate exit $? at $(( $(date +%s) - T0 )) s" >> $L/$1.log
-}
-keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out
-  for n in "$@"; do
-    rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/*checkpoint.safetensors
-    tar cf - -C $R $n | split -b 15M -d - $OUT/$n.tar.part-
-  done
 }
 gan() {  # name, generator flags: the comparison at lcg-5101 (its codebook builds in seconds)
   local n=$1; shift
@@ -75,11 +66,4 @@ ft aFt20 --adv-weight 0.2 --augment 1 & PIDS+=($!)
   timeout $(left 5) $S evaluate --model anime-524287 --dataset anime-faces --search hybrid \
     $EV --device $DEV --data-root $D --json $R/shipped/eval.json > $L/shipped.log 2>&1
   keep shipped ) & PIDS+=($!)
-gpu_monitor
-wait "${PIDS[@]}"
-kill $MON
-echo "lanes done at $(( $(date +%s) - T0 )) s"
-tail -n 4 $L/*.log
-tar czf $OUT/logs.tar.gz -C /tmp logs
-ls -la $OUT
-echo "total $(( $(date +%s) - T0 )) s"
+wait_lanes

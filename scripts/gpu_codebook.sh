@@ -40,9 +40,6 @@ fi
 source scripts/gpu_setup.sh
 case " $HAVE " in *" mnist "*) ;; *) echo "no MNIST: carry .gpu (pack_for_device.py)" >&2; exit 1 ;; esac
 PN=.gpu/percept-net
-left() {  # seconds to END, less $1, at least 1
-  local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))
-}
 ft() {  # out, source model, inverse init ("-": none), then finetune-codebook flags
   local out=$1 src=$2 init=$3; shift 3
   if [ $(left 100) -lt 60 ]; then echo "no time left for $out" >> $L/$out.log; return; fi
@@ -62,12 +59,6 @@ judge() {  # run name: exact image search of the 10,000 test digits, read by the
   timeout $(left 5) python3 scripts/mnist_codebook_limits.py --models $R/$1 --device $DEV \
     --data-root $D --json $R/$1/judged.json >> $L/$1.log 2>&1
   echo "judged exit $? at $(( $(date +%s) - T0 )) s" >> $L/$1.log
-}
-keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out
-  for n in "$@"; do
-    rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/samples $R/$n/*checkpoint.safetensors
-    tar cf - -C $R $n | split -b 15M -d - $OUT/$n.tar.part-
-  done
 }
 gan() {  # name, train-gan flags, fine-tuning flags (each one quoted string; "-": judge the GAN
   local n=$1  # as it is instead of fine-tuning it)
@@ -111,11 +102,4 @@ else  # wide
   ft ftF $FTM $FTM --augment 15 --class-weight 0.3 & PIDS+=($!)
   ft ftG $FTM $FTM --class-weight 0.3 --batch-size 128 --lr 1e-4 --epochs-per-round 2 & PIDS+=($!)
 fi
-gpu_monitor
-wait "${PIDS[@]}"
-kill $MON
-echo "lanes done at $(( $(date +%s) - T0 )) s"
-tail -n 4 $L/*.log
-tar czf $OUT/logs.tar.gz -C /tmp logs
-ls -la $OUT
-echo "total $(( $(date +%s) - T0 )) s"
+wait_lanes

@@ -64,3 +64,22 @@ gpu_monitor() {  # utilisation and memory every 20 s into $L/gpu.log, until kill
   ( while sleep 20; do echo "$(( $(date +%s) - T0 )) s: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>&1)"; done ) > $L/gpu.log 2>&1 &
   MON=$!
 }
+left() {  # seconds to END (the lanes' end, from the call's start), less $1, at least 1
+  local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))
+}
+keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out
+  for n in "$@"; do
+    rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/samples $R/$n/*checkpoint.safetensors
+    tar cf - -C $R $n | split -b 15M -d - $OUT/$n.tar.part-
+  done
+}
+wait_lanes() {  # the lanes' PIDS, under the GPU monitor; then the logs into $OUT
+  gpu_monitor
+  wait "${PIDS[@]}"
+  kill $MON
+  echo "lanes done at $(( $(date +%s) - T0 )) s"
+  tail -n 4 $L/*.log
+  tar czf $OUT/logs.tar.gz -C /tmp logs
+  ls -la $OUT
+  echo "total $(( $(date +%s) - T0 )) s"
+}
