@@ -22,6 +22,7 @@ from torch import nn
 from seedembed.errors import CheckpointError, ModelError
 from seedembed.models.classifier import ARCHS, DigitClassifier
 from seedembed.train import checkpoint as ckpt
+from seedembed.train.config import check_lr
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
 WEIGHTS = "classifier.safetensors"
@@ -62,8 +63,7 @@ def train_classifier(
         raise ModelError(f"limit must be an integer >= 1, got {limit!r}")
     if arch not in ARCHS:
         raise ModelError(f"unknown classifier arch {arch!r} (known: {', '.join(ARCHS)})")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-        raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
+    check_lr(lr)
     started, t0 = utc_now(), time.perf_counter()
     dev = torch.device(device)
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)

@@ -62,6 +62,7 @@ from seedembed.search import codebook as cb
 from seedembed.search.kernels import smallest_k, sqdist_rows
 from seedembed.search.strategies import _fingerprint, find_seeds
 from seedembed.train import checkpoint as ckpt
+from seedembed.train.config import check_lr
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
 STATE = "finetune-checkpoint.safetensors"
@@ -102,9 +103,7 @@ class FinetuneConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-            raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
+        check_lr(self.lr)
         for name in ("adv_weight", "perceptual_weight", "class_weight", "confidence_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

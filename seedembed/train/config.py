@@ -14,6 +14,13 @@ from typing import Any
 from seedembed.errors import ModelError
 from seedembed.models.config import GanConfig, checked_dict
 
+
+def check_lr(lr: Any) -> None:
+    """A learning rate must be a finite number > 0: 0 would train nothing, silently."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
+
+
 #: schedule name -> the latent kind of each pass of an epoch (see :mod:`.schedules`)
 SCHEDULES: dict[str, tuple[str, ...]] = {
     "lcg": ("prf",),

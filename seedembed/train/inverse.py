@@ -49,6 +49,7 @@ from seedembed.models.config import checked_dict
 from seedembed.models.inverse import InverseConfig, InverseGenerator
 from seedembed.prf.base import MAX_TABLE_VALUES
 from seedembed.train import checkpoint as ckpt
+from seedembed.train.config import check_lr
 from seedembed.train.loop import stop_on_signal
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
 
@@ -98,9 +99,7 @@ class InverseTrainConfig:
                 raise ModelError(f"{name} must be an integer >= 1, got {value!r}")
         if not isinstance(self.holdout, int) or self.holdout < 0:
             raise ModelError(f"holdout must be an integer >= 0, got {self.holdout!r}")
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-            raise ModelError(f"lr must be a finite number > 0, got {lr!r}")
+        check_lr(self.lr)
         if not (isinstance(self.image_weight, (int, float)) and self.image_weight >= 0):
             raise ModelError(f"image_weight must be >= 0, got {self.image_weight!r}")
         frac = self.uniform_fraction
