@@ -203,6 +203,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "so that no codebook entry sits between two classes (0: off)",
     )
     p.add_argument(
+        "--ssim-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of 1 - SSIM (11x11 Gaussian window) of each assigned seed's image against "
+        "its training image, beside the MSE (0: off): MSE alone pulls entries to blurred means",
+    )
+    p.add_argument(
         "--perceptual-net",
         metavar="DIR",
         help="digit classifier folder for the perceptual, class and confidence terms "
@@ -228,7 +236,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("image", "hybrid"),
         default="image",
         help="assignment: the exact image search (default), or the model's inverse generator's "
-        "top-64 re-ranked by image (for 64x64 models, whose codebook is too big to rebuild)",
+        "top-k re-ranked by image (for 64x64 models, whose codebook is too big to rebuild)",
+    )
+    p.add_argument(
+        "--topk",
+        type=positive_int,
+        default=64,
+        metavar="K",
+        help="--search hybrid's shortlist (64): each assignment renders K images per target",
     )
     p.add_argument("--d-warmup", type=integer, default=300, metavar="STEPS", help="(300)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="first N training images")
@@ -391,6 +406,8 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         augment=args.augment,
         search=args.search,
         balanced=args.balanced,
+        ssim_weight=args.ssim_weight,
+        topk=args.topk,
         d_warmup_steps=args.d_warmup,
         limit=args.limit,
         eval_images=args.eval_images,

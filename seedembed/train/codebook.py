@@ -20,6 +20,10 @@ fixed seed space:
    ``confidence_weight`` times the entropy of that CNN's prediction on the images of random
    seeds: a codebook entry halfway between a 4 and a 9 is the pixel-nearest entry for both and
    reads as neither, so every entry is pushed to read as one definite digit.
+   Any data set can add ``ssim_weight`` times ``1 - SSIM`` (the metric's own 11x11 Gaussian
+   window): MSE alone pulls an entry to the blurred mean of the faces it stands for, which
+   keeps the MSE low and the structure (SSIM) poor; learned codecs train on (MS-)SSIM for the
+   same reason.
 
 Two options widen what the codebook is fitted to. ``augment`` K adds K randomly warped copies of
 every training image each round (a small affine warp: rotation, scale, shift; plus a
@@ -93,9 +97,11 @@ class FinetuneConfig:
     augment: int = 0
     search: str = "image"
     balanced: bool = False
+    ssim_weight: float = 0.0
+    topk: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("rounds", "epochs_per_round", "batch_size"):
+        for name in ("rounds", "epochs_per_round", "batch_size", "topk"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{name} must be an integer >= 1, got {value!r}")
@@ -104,10 +110,13 @@ class FinetuneConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
         check_lr(self.lr)
-        for name in ("adv_weight", "perceptual_weight", "class_weight", "confidence_weight"):
+        weights = ("adv_weight", "perceptual_weight", "class_weight", "confidence_weight")
+        for name in (*weights, "ssim_weight"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ModelError(f"{name} must be >= 0, got {value!r}")
+            if math.isinf(value):
+                raise ModelError(f"{name} must be finite, got {value!r}")
         for name in ("perceptual_weight", "class_weight", "confidence_weight"):
             if getattr(self, name) and not self.perceptual_net:
                 raise ModelError(f"{name} needs perceptual_net (a digit classifier folder)")
@@ -151,9 +160,11 @@ def assign(
     judge: tuple[torch.nn.Module, torch.Tensor] | None = None,
     inverse: torch.nn.Module | None = None,
     balanced: bool = False,
+    topk: int = 64,
 ) -> Assignment:
     """Exact image search of the training (and evaluation) images in G's fresh codebook, or,
-    given ``inverse``, the hybrid search (its top-64 seeds re-ranked by their images).
+    given ``inverse``, the hybrid search (its ``topk`` seeds re-ranked by their images; the
+    re-ranking renders N x topk images, the assignment's cost on a CPU).
 
     ``judge`` (a digit classifier and the evaluation images' labels) adds the classifier
     accuracy of the evaluation reconstructions: MSE alone hides a blurred 4 that reads as a 9.
@@ -173,7 +184,7 @@ def assign(
             return find_seeds(x, **kw)
         with torch.no_grad():
             z = torch.cat([inverse(b.to(device)).float().cpu() for b in x.split(1024)])
-        return find_seeds(x, **{**kw, "strategy": "hybrid", "latents": z})
+        return find_seeds(x, **{**kw, "strategy": "hybrid", "latents": z, "topk": topk})
 
     try:
         if balanced:  # a full pass over the codebook per block of targets, not the shortlist
@@ -485,7 +496,19 @@ def finetune_codebook(
             targets = torch.cat([train_x, warp(train_x.repeat(reps), gen)])
             if train_y is not None:
                 target_y = train_y.repeat(config.augment + 1)
-        a = assign(G, prf, targets, test_x, cache, dev, progress, judge, inverse, config.balanced)
+        a = assign(
+            G,
+            prf,
+            targets,
+            test_x,
+            cache,
+            dev,
+            progress,
+            judge,
+            inverse,
+            config.balanced,
+            config.topk,
+        )
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
@@ -515,6 +538,9 @@ def finetune_codebook(
                     logp = F.log_softmax(net((fake + 1) / 2), dim=1)
                     entropy = -(logp.exp() * logp).sum(1).mean()
                     loss = loss + config.confidence_weight * entropy
+                if config.ssim_weight:
+                    s = ssim((recon + 1) / 2, (x + 1) / 2)
+                    loss = loss + config.ssim_weight * (1 - s).mean()
                 if config.adv_weight:
                     D.requires_grad_(False)
                     adv = F.softplus(-D(torch.cat([recon, fake]))).mean()
@@ -541,7 +567,7 @@ def finetune_codebook(
         slowest_round = max(slowest_round, time.perf_counter() - t_round)
         slowest_assign = max(slowest_assign, a.seconds)
     G.eval()
-    final = assign(G, prf, train_x, test_x, cache, dev, progress, judge, inverse)
+    final = assign(G, prf, train_x, test_x, cache, dev, progress, judge, inverse, topk=config.topk)
     done = config.rounds if stopped_at is None else stopped_at
     report(done, final, {"final": True})
     shutil.rmtree(cache, ignore_errors=True)
