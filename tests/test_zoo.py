@@ -18,8 +18,10 @@ from seedembed.errors import ModelError
 from seedembed.models import generate
 
 MNIST_SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
-ANIME_SHIPPED = ["anime-524287", "anime-29282", "anime-5101", "anime-uniform"]
+ANIME_SHIPPED = ["anime-524287", "anime-29282", "anime-5101", "anime-uniform", "anime-524287-gan"]
 SHIPPED = [*MNIST_SHIPPED, *ANIME_SHIPPED]
+#: shipped codebook fine-tunings and the plain GAN each started from (shipped for old files)
+FINE_TUNED = [("mnist-524287", "mnist-524287-gan"), ("anime-524287", "anime-524287-gan")]
 
 
 def test_shipped_models_are_installed_and_small():
@@ -55,17 +57,20 @@ def test_card_records_command_commit_time_machine(name):
         assert name.split("-")[1] in cfg["train"]["prf"]
 
 
-def test_default_model_records_its_codebook_fine_tuning():
-    folder = zoo.ZOO_DIR / "mnist-524287"
+@pytest.mark.parametrize(("name", "source"), FINE_TUNED)
+def test_fine_tuned_models_record_their_codebook_fine_tuning(name, source):
+    folder = zoo.ZOO_DIR / name
     ft = json.loads((folder / "config.json").read_text())["finetune"]
     card = (folder / "card.md").read_text()
     assert "finetune" in ft["command"] and ft["command"] in card
     assert re.fullmatch(r"[0-9a-f]{40}", ft["commit"]) and ft["commit"] in card
-    assert ft["source"]["fingerprint"] == zoo.load_generator("mnist-524287-gan").fingerprint
+    stages = [*json.loads((folder / "config.json").read_text()).get("finetune_history", []), ft]
+    assert stages[0]["source"]["fingerprint"] == zoo.load_generator(source).fingerprint
     assert ft["finished_utc"] in card and ft["machine"] in card
     hist = ft["history"]
     assert hist[-1]["train_mse"] < hist[0]["train_mse"]  # the fine-tuning helped the codebook
     assert "## Codebook fine-tuning" in card and "## Inverse generator" in card
+    zoo.load_inverse(name, "cpu")  # an inverse trained against this generator, not the source
 
 
 def _digit_classifier() -> nn.Module:
@@ -146,19 +151,20 @@ def test_registered_name_without_weights(tmp_path, monkeypatch):
         zoo.load_generator("mnist-5101")
 
 
-def test_files_of_the_replaced_default_model_still_decode(tmp_path, capsys):
-    """`.seed` files made before the fine-tuned mnist-524287 shipped name the old generator's
-    fingerprint: decode finds mnist-524287-gan by it, and the new model refuses them."""
+@pytest.mark.parametrize(("name", "source"), FINE_TUNED)
+def test_files_of_a_replaced_model_still_decode(tmp_path, capsys, name, source):
+    """`.seed` files made before a fine-tuned model shipped under the old name name the old
+    generator's fingerprint: decode finds the plain GAN by it, and the new model refuses them."""
     import seedembed
 
-    old = seedembed.load("mnist-524287-gan")
+    old = seedembed.load(source)
     images = old.decode([123, 45678])  # images the old generator makes exactly
     enc = old.encode(images, search="hybrid")
     path = enc.save(tmp_path / "old.seed")
     assert main(["decode", str(path), "-o", str(tmp_path / "out")]) == 0
-    assert "mnist-524287-gan" in capsys.readouterr().out
-    assert main(["decode", str(path), "--model", "mnist-524287", "-o", str(tmp_path / "x")]) == 2
-    assert "not with mnist-524287" in capsys.readouterr().err
+    assert source in capsys.readouterr().out
+    assert main(["decode", str(path), "--model", name, "-o", str(tmp_path / "x")]) == 2
+    assert f"not with {name}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ANIME_SHIPPED)

@@ -32,6 +32,8 @@ REGISTRY: dict[str, str] = {
     "mnist-5101": "MNIST digits, LCG m=5101 (13-bit seeds), 25-symbol latent",
     "mnist-524287-gan": "MNIST digits, LCG m=524287, the plain GAN before codebook fine-tuning",
     "anime-524287": "anime faces 64x64 RGB, LCG m=524287 (19-bit seeds), 100-symbol latent",
+    "anime-524287-gan": "anime faces 64x64 RGB, LCG m=524287, the plain GAN before codebook "
+    "fine-tuning",
     "anime-29282": "anime faces 64x64 RGB, LCG m=29282 (15-bit seeds), 100-symbol latent",
     "anime-5101": "anime faces 64x64 RGB, LCG m=5101 (13-bit seeds), 100-symbol latent",
     "anime-uniform": "anime faces 64x64 RGB, trained on U(-1, 1) latents: the thesis' "
@@ -295,7 +297,7 @@ def _finetune_section(record: dict | None) -> str:
         for h in record["history"]
     )
     head = (
-        f"| round | train MSE[-1,1] | seeds in use | test MSE[-1,1] ({c['eval_images']} digits) "
+        f"| round | train MSE[-1,1] | seeds in use | test MSE[-1,1] ({c['eval_images']} images) "
         "| test SSIM |" + (" test accuracy |" if judged else "") + " assign s | update s |"
     )
     terms = f"{c['adv_weight']} x the adversarial loss of a discriminator trained beside it"
@@ -316,12 +318,22 @@ def _finetune_section(record: dict | None) -> str:
             f", plus {c['confidence_weight']} x the entropy of the digit CNN "
             f"`{c.get('perceptual_net')}`'s prediction on the images of random seeds"
         )
+    if c.get("ssim_weight"):
+        terms += f", plus {c['ssim_weight']} x (1 - SSIM) of the pair (11x11 Gaussian window)"
+    search = "exact image search"
+    if c.get("search") == "hybrid":
+        search = (
+            f"the hybrid search (the source model's inverse generator's top {c.get('topk', 64)} "
+            "seeds re-ranked by their images)"
+        )
+    if c.get("augment"):
+        search += f", and as many again for each of {c['augment']} randomly warped copies"
     return f"""
 ## Codebook fine-tuning
 
 The generator was fine-tuned as a codebook of the training set (k-means through the generator,
-`seedembed.train.codebook`): each round assigns every training image its best seed by exact
-image search, then trains G on the reconstruction MSE of those pairs plus {terms}.
+`seedembed.train.codebook`): each round assigns every training image its best seed by
+{search}, then trains G on the reconstruction MSE of those pairs plus {terms}.
 {c["rounds"]} rounds of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
 (source fingerprint `{record["source"]["fingerprint"][:16]}...`). Row r is the assignment
 made after r updates: row 0 measures the source generator, the last row the result.
