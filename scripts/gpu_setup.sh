@@ -17,7 +17,15 @@ D=/tmp/sdata R=/tmp/runs L=/tmp/logs
 S="python3 -m seedembed"
 mkdir -p $D/MNIST/raw $R $L
 HAVE="mnist"
-ls .gpu/mnist/*.gz > /dev/null 2>&1 && cp .gpu/mnist/*.gz $D/MNIST/raw/ && gunzip -f $D/MNIST/raw/*.gz || HAVE=""
+python3 - $D/MNIST/raw <<'UNPACK' || HAVE=""  # .xz since the repository grew; .gz from older packs
+import gzip, lzma, pathlib, sys
+files = sorted(pathlib.Path(".gpu/mnist").glob("*-ubyte.*z"))
+if not files:
+    sys.exit(1)
+for f in files:
+    unpack = lzma.open if f.suffix == ".xz" else gzip.open
+    (pathlib.Path(sys.argv[1]) / f.stem).write_bytes(unpack(f).read())
+UNPACK
 source scripts/gpu_stash.sh
 FACES=""
 if [ -d .gpu/anime ]; then

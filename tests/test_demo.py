@@ -179,3 +179,14 @@ def test_a_large_seed_file_is_refused_before_parsing(url):
                    (1, 28, 28), 19)  # fmt: skip
     status, r = _post(url, "/api/decode", {"seedfile": _b64(big.to_bytes())})
     assert status == 413 and "seedembed decode" in r["error"]
+
+
+def test_no_big_codebook_is_built_inside_a_request(url, tmp_path, monkeypatch):
+    """The exact search of a 64x64 model needs a 24 GiB codebook: a request that would build it
+    is refused in one message (with how to build it), not left running for minutes."""
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path))  # no codebook cached here
+    body = {"image": _b64(DIGIT.read_bytes()), "model": "anime-524287-gan"}
+    status, r = _post(url, "/api/encode", body)
+    assert status == 400 and "seedembed cache build --model anime-524287-gan" in r["error"]
+    status, r = _post(url, "/api/encode", {**body, "model": "anime-524287", "search": "image"})
+    assert status == 400 and "or choose the hybrid search" in r["error"]

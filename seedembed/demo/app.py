@@ -92,6 +92,25 @@ def mnist_style(image: torch.Tensor) -> torch.Tensor:
     return out
 
 
+#: codebooks the demo may build inside a request (MNIST's 1.8 GiB takes a minute or two)
+MAX_REQUEST_CODEBOOK = 4 * 2**30
+
+
+def _needs_cached_codebook(codec) -> None:
+    """Refuse the exact search when it would first build a codebook too big for one request
+    (a 64x64 model's is 24 GiB and 9 minutes), holding the demo's lock all that time."""
+    from seedembed.search import codebook_status
+
+    c, h, w = codec.geometry
+    size = codec.prf.size * c * h * w * 4
+    if size > MAX_REQUEST_CODEBOOK and not codebook_status(codec.fingerprint).ok:
+        raise DemoError(
+            f"the exact image search of {codec.name} needs its {size / 2**30:.1f} GiB codebook: "
+            f"build it first with `seedembed cache build --model {codec.name}`"
+            + (", or choose the hybrid search" if codec.inverse is not None else "")
+        )
+
+
 class DemoApp:
     """The demo's API over shipped models (loaded on first use, then kept)."""
 
@@ -154,6 +173,8 @@ class DemoApp:
                 raise DemoError(f"compose must be an integer >= 1, got {compose!r}")
             kw = {"compose": compose, "image_aware": bool(req.get("image_aware"))}
             search = None
+        if (search or (None if kw else codec.default_search())) == "image":
+            _needs_cached_codebook(codec)
         with self._lock:
             t0 = time.perf_counter()
             try:

@@ -14,8 +14,10 @@ from pathlib import Path
 from seedembed.errors import DataError, ModelError, SeedembedError
 from seedembed.evaluation.plot import plot_rd
 from seedembed.evaluation.sheets import sample_sheet
+from seedembed.experiments.goals import check_run, goal_lines
 from seedembed.experiments.tables import TABLES, Session, Table, format_markdown, reproduce
 from seedembed.train.runinfo import command_line, git_commit, machine, utc_now
+from seedembed.zoo import REGISTRY
 
 
 def _kept(json_dir: Path, name: str, quick: bool) -> tuple[Table, dict] | None:
@@ -31,6 +33,10 @@ def _kept(json_dir: Path, name: str, quick: bool) -> tuple[Table, dict] | None:
             raise ValueError("its 'report' stamp is not an object")
         table = Table.from_dict(doc)
         format_markdown(table)  # every row must print
+        for run in doc.get("results", []):  # rows of a shipped model that has changed since
+            model = run.get("method", {}).get("model")
+            if model in REGISTRY:
+                check_run(path, run, model, f"seedembed report --tables {name} --keep")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"cannot keep table {name!r} from {str(path)!r}: {exc}") from None
     if bool(stamp.get("quick", False)) != quick:
@@ -148,6 +154,8 @@ def write_report(
     for title, path in figures:
         lines += [f"## {title}", "", f"![{title}]({path.relative_to(out.parent)})", ""]
     lines += ["## Tables", ""]
+    if not session.quick:
+        lines += goal_lines(json_dir, img_dir, tables={t.name for t, _ in done})
     for table, _ in done:
         lines += [format_markdown(table), ""]
     if skipped:

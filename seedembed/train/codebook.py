@@ -74,6 +74,8 @@ HISTORY = "finetune.json"
 FORMAT = "seedembed-finetune/1"
 #: how a round assigns seeds: the exact image search, or the inverse generator's shortlist
 ASSIGN_SEARCHES = ("image", "hybrid")
+#: the longest hybrid shortlist: 20,673 faces x 4096 is already 85 M renders a round
+MAX_TOPK = 4096
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ class FinetuneConfig:
             )
         if not isinstance(self.balanced, bool):
             raise ModelError(f"balanced must be true or false, got {self.balanced!r}")
+        if self.topk > MAX_TOPK:
+            raise ModelError(
+                f"topk must be <= {MAX_TOPK} (the re-ranking renders topk images per target), "
+                f"got {self.topk}"
+            )
+        if self.topk != 64 and self.search != "hybrid":
+            raise ModelError("topk is the hybrid assignment's shortlist: it needs search='hybrid'")
         if self.balanced and self.search != "image":
             raise ModelError("balanced assignment needs the exact image search (search='image')")
 
@@ -497,18 +506,9 @@ def finetune_codebook(
             if train_y is not None:
                 target_y = train_y.repeat(config.augment + 1)
         a = assign(
-            G,
-            prf,
-            targets,
-            test_x,
-            cache,
-            dev,
-            progress,
-            judge,
-            inverse,
-            config.balanced,
-            config.topk,
-        )
+            G, prf, targets, test_x, cache, dev, progress,
+            judge=judge, inverse=inverse, balanced=config.balanced, topk=config.topk,
+        )  # fmt: skip
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
@@ -567,7 +567,10 @@ def finetune_codebook(
         slowest_round = max(slowest_round, time.perf_counter() - t_round)
         slowest_assign = max(slowest_assign, a.seconds)
     G.eval()
-    final = assign(G, prf, train_x, test_x, cache, dev, progress, judge, inverse, topk=config.topk)
+    final = assign(
+        G, prf, train_x, test_x, cache, dev, progress,
+        judge=judge, inverse=inverse, topk=config.topk,
+    )  # fmt: skip
     done = config.rounds if stopped_at is None else stopped_at
     report(done, final, {"final": True})
     shutil.rmtree(cache, ignore_errors=True)

@@ -209,7 +209,11 @@ def export_run(
     save_grid(generate(loaded.generator, loaded.prf, seeds), dest / "samples.png", nrow=8)
     table = parameter_table({"generator": loaded.generator})
     stages = [*cfg.get("finetune_history", []), cfg.get("finetune")]
-    finetuning = "".join(_finetune_section(r) for r in stages)
+    stages = [r for r in stages if r]
+    finetuning = "".join(
+        _finetune_section(r, f", stage {i} of {len(stages)}" if len(stages) > 1 else "")
+        for i, r in enumerate(stages, 1)
+    )
     card = f"""# {name}
 
 {REGISTRY.get(name, "seedembed generator")}
@@ -278,11 +282,17 @@ are in `inverse.json`.
 """
 
 
-def _finetune_section(record: dict | None) -> str:
+def _finetune_section(record: dict, stage: str = "") -> str:
     """The card's account of one codebook fine-tuning (``seedembed finetune-codebook``)."""
-    if not record:
-        return ""
     c = record["config"]
+    stop = record.get("stopped")  # the time budget ended it early
+    done = stop["after_rounds"] if stop else c["rounds"]
+    rounds = f"{done} round{'s' * (done != 1)}"
+    if stop:
+        budget = (
+            f"; its {stop['max_seconds']:g} s budget ended it" if stop.get("max_seconds") else ""
+        )
+        rounds += f" (of the {c['rounds']} asked for{budget})"
     judged = any(h.get("test_accuracy") is not None for h in record["history"])
     rows = "\n".join(
         f"| {h['round']} | {h['train_mse']:.4f} | {h['distinct_seeds']:,} | "
@@ -329,12 +339,12 @@ def _finetune_section(record: dict | None) -> str:
     if c.get("augment"):
         search += f", and as many again for each of {c['augment']} randomly warped copies"
     return f"""
-## Codebook fine-tuning
+## Codebook fine-tuning{stage}
 
 The generator was fine-tuned as a codebook of the training set (k-means through the generator,
 `seedembed.train.codebook`): each round assigns every training image its best seed by
 {search}, then trains G on the reconstruction MSE of those pairs plus {terms}.
-{c["rounds"]} rounds of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
+{rounds} of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
 (source fingerprint `{record["source"]["fingerprint"][:16]}...`). Row r is the assignment
 made after r updates: row 0 measures the source generator, the last row the result.
 
