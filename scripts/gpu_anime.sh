@@ -1,10 +1,10 @@
 #!/bin/bash
-# One lent-GPU call for the 64x64 anime faces of issue 9, after one call that only carries data:
+# One lent-GPU call for the 64x64 anime faces of issue 9, after two calls that only carry data:
 #   * item 2: the StyleGAN-style generator against the DCGAN under one budget (lcg-5101, width
 #     64, batch 256, the same epochs for both, each cut at GAN_S seconds: its config.json says
 #     the epochs reached), each judged by the exact image search of the 2,296 test faces
 #     (scripts/style_vs_dcgan.sh is the same comparison at CPU size);
-#   * items 1 and 4: the shipped anime-524287 (already fine-tuned 4 rounds on the CPU) fine-tuned
+#   * items 1 and 4: the shipped anime-524287 (already fine-tuned 1 + 3 rounds on the CPU) fine-tuned
 #     further as a codebook (hybrid assignment, SSIM term, two adversarial weights), its inverse
 #     generator retrained on it, then all 2,296 test faces encoded with the codec's default
 #     search, beside the shipped model measured the same way.

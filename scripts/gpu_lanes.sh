@@ -2,6 +2,8 @@
 # One lent-GPU call: anime GANs + inverses (issue 7), anime autoencoders, MNIST codebook
 # fine-tuning with warped copies (issues 4/9). Lanes run side by side: a step of these small
 # networks is bound by Python's per-op overhead, so one GPU serves several processes.
+# Historical (run 2026-11-26, when the repository was small enough to carry the faces in one
+# call; it no longer is: see scripts/gpu_anime.sh for the anime flow in parts).
 # Prepare .gpu/ with scripts/pack_for_device.py, carry it, and run from the repository root:
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_lanes.sh     (writes split tars into $OUT)
 # The results of the run of 2026-11-26 are in docs/training.md; the machine lacked the

@@ -4,7 +4,7 @@ faces, 80 for test faces) in one blob with byte offsets, MNIST as xz-compressed 
 digit CNN of the fine-tuning terms.
 
     python scripts/pack_for_device.py --data-root $SEEDEMBED_DATA --no-anime \
-        --perceptual-net runs/percept-net          # .gpu/ for gpu_codebook.sh, gpu_lanes.sh
+        --perceptual-net runs/percept-net          # .gpu/ for gpu_codebook.sh
     python scripts/pack_for_device.py --data-root $SEEDEMBED_DATA --anime-parts 3  # faces
 
 Each folder that travels is checked against the limit (repository + folder <= 64 MiB).

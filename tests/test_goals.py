@@ -18,8 +18,12 @@ def _table(path, model, fingerprint, **values):
     path.write_text(json.dumps(doc))
 
 
-def _evaluate(path, fingerprint, **values):
-    doc = {"method": {"fingerprint": fingerprint}, "results": {k: [v] for k, v in values.items()}}
+def _evaluate(path, fingerprint, search="image", **values):
+    doc = {
+        "method": {"fingerprint": fingerprint, "search": search},
+        "dataset": {"split": "test"},
+        "results": {k: [v] for k, v in values.items()},
+    }
     path.write_text(json.dumps(doc))
 
 
@@ -47,6 +51,12 @@ def test_figures_of_another_generator_are_refused_not_printed(tmp_path):
     _evaluate(tmp_path / "mnist-524287-gan-test.json", fp("mnist-5101"), mse_m11=0.1)
     text = "\n".join(goal_lines(tmp_path))
     assert "not the shipped mnist-524287-gan" in text and "seedembed evaluate" in text
+    _evaluate(tmp_path / "mnist-524287-gan-test.json", fp("mnist-524287-gan"), "hybrid", mse_m11=1)
+    text = "\n".join(goal_lines(tmp_path))  # a shortlist search is not the goals' protocol
+    assert "not an exact search of every test image" in text and "| MNIST |" not in text
+    (tmp_path / "mnist-524287-gan-test.json").unlink()
+    _table(tmp_path / "mnist-test.json", "mnist-524287", fp("mnist-524287"), mse_m11="x")
+    assert "unreadable results" in "\n".join(goal_lines(tmp_path))  # no traceback
 
 
 def test_no_measured_table_gives_no_section(tmp_path):

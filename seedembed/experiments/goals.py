@@ -96,13 +96,36 @@ def _plain(json_dir: Path, goal: Goal) -> dict | None:
     doc = json.loads(path.read_text())
     redo = f"seedembed evaluate --model {goal.plain} --search image --fid --json {path}"
     check_run(path, doc, goal.plain, redo)
+    search, split = doc["method"].get("search"), doc.get("dataset", {}).get("split", "test")
+    if search != "image" or split != "test":
+        raise DataError(f"{str(path)!r} is not an exact search of every test image: run `{redo}`")
     return {k: v[0] if isinstance(v, list) else v for k, v in doc["results"].items()}
 
 
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
+    value = float(value)
     return f"{value:.4f}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def _rows(json_dir: Path, goal: Goal) -> list[tuple]:
+    """(data set, figure, goal, shipped, plain GAN, met) rows of one goal; none unmeasured."""
+    shipped = _shipped_row(json_dir, goal)
+    if shipped is None:
+        return []
+    plain = _plain(json_dir, goal) or {}
+    rows = []
+    for key, name, op, bound in goal.bounds:
+        value = shipped.get(key)
+        met = "-" if value is None else "yes" if _OPS[op](float(value), bound) else "**no**"
+        rows.append((goal.dataset, name, f"{op} {bound:g}", _fmt(value), _fmt(plain.get(key)), met))
+    fid, ref = shipped.get("fid_inception"), plain.get("fid_inception")
+    if fid is not None and ref is not None:
+        met = "yes" if float(fid) <= FID_FACTOR * float(ref) else "**no**"
+        bound = f"<= {FID_FACTOR:g} x plain GAN ({FID_FACTOR * float(ref):.1f})"
+        rows.append((goal.dataset, "FID (Inception, 500 a side)", bound, _fmt(fid), _fmt(ref), met))
+    return rows
 
 
 def goal_lines(
@@ -117,25 +140,11 @@ def goal_lines(
         if tables is not None and goal.table not in tables:
             continue
         try:
-            shipped = _shipped_row(json_dir, goal)
-            plain = (_plain(json_dir, goal) or {}) if shipped is not None else {}
+            rows += _rows(json_dir, goal)
         except DataError as exc:  # say so instead of printing another model's figures
             stale.append(f"- {goal.dataset}: not shown, {exc}")
-            continue
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             stale.append(f"- {goal.dataset}: not shown, unreadable results ({exc!r})")
-            continue
-        if shipped is None:
-            continue
-        for key, name, op, bound in goal.bounds:
-            value = shipped.get(key)
-            met = "-" if value is None else "yes" if _OPS[op](value, bound) else "**no**"
-            rows.append((goal.dataset, name, f"{op} {bound:g}", value, plain.get(key), met))
-        fid, ref = shipped.get("fid_inception"), plain.get("fid_inception")
-        if fid is not None and ref is not None:
-            met = "yes" if fid <= FID_FACTOR * ref else "**no**"
-            bound = f"<= {FID_FACTOR:g} x plain GAN ({FID_FACTOR * ref:.1f})"
-            rows.append((goal.dataset, "FID (Inception, 500 a side)", bound, fid, ref, met))
     if not rows and not stale:
         return []
     names = ", ".join(f"`{g.model}` (plain GAN: `{g.plain}`)" for g in GOALS)
@@ -150,7 +159,7 @@ def goal_lines(
         "| data set | figure | goal | shipped (fine-tuned) | plain GAN | met |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {d} | {n} | {g} | {_fmt(v)} | {_fmt(p)} | {m} |" for d, n, g, v, p, m in rows]
+    lines += [f"| {d} | {n} | {g} | {v} | {p} | {m} |" for d, n, g, v, p, m in rows]
     lines += ["", *stale, ""] if stale else [""]
     if img_dir is not None and (Path(img_dir) / "rdp-mnist-5101.png").is_file():
         lines += [
