@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import threading
 import time
 import warnings
@@ -100,9 +101,9 @@ def _needs_cached_codebook(codec) -> None:
     """Refuse the exact search when it would first build a codebook too big for one request
     (a 64x64 model's is 24 GiB and 9 minutes), holding the demo's lock all that time."""
     from seedembed.search import codebook_status
+    from seedembed.search.codebook import codebook_bytes
 
-    c, h, w = codec.geometry
-    size = codec.prf.size * c * h * w * 4
+    size = codebook_bytes(codec.prf.size, math.prod(codec.geometry))
     if size > MAX_REQUEST_CODEBOOK and not codebook_status(codec.fingerprint).ok:
         raise DemoError(
             f"the exact image search of {codec.name} needs its {size / 2**30:.1f} GiB codebook: "
@@ -173,7 +174,7 @@ class DemoApp:
                 raise DemoError(f"compose must be an integer >= 1, got {compose!r}")
             kw = {"compose": compose, "image_aware": bool(req.get("image_aware"))}
             search = None
-        if (search or (None if kw else codec.default_search())) == "image":
+        if not kw and (search or codec.default_search()) == "image":
             _needs_cached_codebook(codec)
         with self._lock:
             t0 = time.perf_counter()

@@ -220,6 +220,15 @@ class _Invalid(SearchError):
 
 
 # -- layout -------------------------------------------------------------------------------------
+def codebook_bytes(count: int, dim: int, proj_dim: int = DEFAULT_PROJ_DIM) -> int:
+    """Size of the cache file of ``count`` images of ``dim`` values: what a build needs."""
+    return _layout(count, dim, _proj_dim(proj_dim, dim))[1]
+
+
+def _proj_dim(proj_dim: int, dim: int) -> int:
+    return max(1, min(int(proj_dim), dim - 1))
+
+
 def _layout(count: int, dim: int, proj_dim: int) -> tuple[dict[str, dict], int]:
     shapes = {
         "images": [count, dim],
@@ -369,7 +378,7 @@ def build_codebook(
     cfg = generator.config
     dim = cfg.channels * cfg.image_size**2
     count = check_seed_space(prf, "image", MAX_CODEBOOK_BYTES // (4 * dim))
-    proj_dim = max(1, min(int(proj_dim), dim - 1))
+    proj_dim = _proj_dim(proj_dim, dim)
     sections, file_bytes = _layout(count, dim, proj_dim)
     device = torch.device(device)
     gen = generator_on(generator, device)

@@ -74,6 +74,8 @@ HISTORY = "finetune.json"
 FORMAT = "seedembed-finetune/1"
 #: how a round assigns seeds: the exact image search, or the inverse generator's shortlist
 ASSIGN_SEARCHES = ("image", "hybrid")
+#: the hybrid assignment's shortlist unless told otherwise
+DEFAULT_TOPK = 64
 #: the longest hybrid shortlist: 20,673 faces x 4096 is already 85 M renders a round
 MAX_TOPK = 4096
 
@@ -100,7 +102,7 @@ class FinetuneConfig:
     search: str = "image"
     balanced: bool = False
     ssim_weight: float = 0.0
-    topk: int = 64
+    topk: int = DEFAULT_TOPK
 
     def __post_init__(self) -> None:
         for name in ("rounds", "epochs_per_round", "batch_size", "topk"):
@@ -112,8 +114,14 @@ class FinetuneConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ModelError(f"{name} must be an integer >= 0, got {value!r}")
         check_lr(self.lr)
-        weights = ("adv_weight", "perceptual_weight", "class_weight", "confidence_weight")
-        for name in (*weights, "ssim_weight"):
+        weights = (
+            "adv_weight",
+            "perceptual_weight",
+            "class_weight",
+            "confidence_weight",
+            "ssim_weight",
+        )
+        for name in weights:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ModelError(f"{name} must be >= 0, got {value!r}")
@@ -135,7 +143,7 @@ class FinetuneConfig:
                 f"topk must be <= {MAX_TOPK} (the re-ranking renders topk images per target), "
                 f"got {self.topk}"
             )
-        if self.topk != 64 and self.search != "hybrid":
+        if self.topk != DEFAULT_TOPK and self.search != "hybrid":
             raise ModelError("topk is the hybrid assignment's shortlist: it needs search='hybrid'")
         if self.balanced and self.search != "image":
             raise ModelError("balanced assignment needs the exact image search (search='image')")
@@ -169,7 +177,7 @@ def assign(
     judge: tuple[torch.nn.Module, torch.Tensor] | None = None,
     inverse: torch.nn.Module | None = None,
     balanced: bool = False,
-    topk: int = 64,
+    topk: int = DEFAULT_TOPK,
 ) -> Assignment:
     """Exact image search of the training (and evaluation) images in G's fresh codebook, or,
     given ``inverse``, the hybrid search (its ``topk`` seeds re-ranked by their images; the

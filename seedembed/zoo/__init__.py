@@ -332,8 +332,11 @@ def _finetune_section(record: dict, stage: str = "") -> str:
         terms += f", plus {c['ssim_weight']} x (1 - SSIM) of the pair (11x11 Gaussian window)"
     search = "exact image search"
     if c.get("search") == "hybrid":
+        from seedembed.train.codebook import DEFAULT_TOPK
+
+        topk = c.get("topk", DEFAULT_TOPK)
         search = (
-            f"the hybrid search (the source model's inverse generator's top {c.get('topk', 64)} "
+            f"the hybrid search (the source model's inverse generator's top {topk} "
             "seeds re-ranked by their images)"
         )
     if c.get("augment"):
