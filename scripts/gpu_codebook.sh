@@ -14,7 +14,10 @@
 #           codebook that covers the test digits (the reference run of numbers.md reached MSE
 #           0.085 / accuracy 0.95 after 60 epochs; the shipped recipe 0.102 / 0.922 after 200);
 #           beside them, the shipped model fine-tuned with 7 copies and --balanced (480,000
-#           targets, at most one per seed; its rounds are full passes over the codebook).
+#           targets, at most one per seed; its rounds are full passes over the codebook); once
+#           they are judged (or 200 s before END), the plain GAN the judge reads best is
+#           fine-tuned with 7 copies (lane best-NAME), so that a recipe that wins comes back
+#           ready to measure against issue 4's bar.
 # Lanes run side by side (small networks: a step is bound by Python's per-op overhead, so one GPU
 # serves several processes); every fine-tuning gets a wall-time budget (--max-seconds) so that the
 # lanes end near END seconds (a budget lets the first round of a call run whatever it costs, so a
@@ -68,7 +71,29 @@ gan() {  # name, train-gan flags, fine-tuning flags (each one quoted string; "-"
   echo "train-gan exit $? at $(( $(date +%s) - T0 )) s" >> $L/$n.log
   [ "$3" = - ] && judge $n
   keep $n  # drops the training checkpoint too
+  touch $R/$n.done
   [ "$3" = - ] || ft $n-ft $R/$n - $3
+}
+best() {  # wait for the named plain-GAN lanes (or until 200 s are left), then fine-tune the one
+  local n  # whose codebook the judge read best, as ft does (no warm start for its inverse)
+  while [ $(left 200) -gt 1 ]; do
+    for n in "$@"; do [ -f $R/$n.done ] || { sleep 2; continue 2; }; done
+    break
+  done
+  n=$(python3 - "$R" "$@" <<'PY'
+import json, pathlib, sys
+runs = pathlib.Path(sys.argv[1])
+scores = {}
+for name in sys.argv[2:]:
+    try:
+        scores[name] = json.loads((runs / name / "judged.json").read_text())["rows"][-1]["acc shipped"]
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+print(max(scores, key=scores.get) if scores else "")
+PY
+)
+  echo "best of $*: ${n:-none} at $(( $(date +%s) - T0 )) s" >> $L/best.log
+  [ -n "$n" ] && ft best-$n $R/$n - --augment 7 $TERMS
 }
 PIDS=()
 TERMS="--perceptual-weight 0.05 --class-weight 0.3"
@@ -96,6 +121,7 @@ elif [ "$PLAN" = recipe ]; then
   gan rFp32 "$E60 --no-amp" - & PIDS+=($!)
   ft ftBal $FTM $FTM --augment 7 --balanced $TERMS & PIDS+=($!)
   gan rStyle "$E60 --generator style --minibatch-std" - & PIDS+=($!)
+  best rBase rNoEma rNoSn rLcg rW128 rB256 rFp32 rStyle & PIDS+=($!)
 else  # wide
   gan gan128 "--g-width 128 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)
   gan gan256 "--g-width 256 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)

@@ -75,10 +75,32 @@ gpu_monitor() {  # utilisation and memory every 20 s into $L/gpu.log, until kill
 left() {  # seconds to END (the lanes' end, from the call's start), less $1, at least 1
   local s=$(( END - ($(date +%s) - T0) - ${1:-0} )); echo $(( s > 1 ? s : 1 ))
 }
-keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out
+keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out;
+  # a call returns at most 8 files of 16 MiB, so the folders share bundles $OUT/keep-N.tar (the
+  # first with room for the folder; appended in a copy renamed over it, under a lock, since lanes
+  # end at once), a folder over 15 MiB goes alone in parts. Unpack: for f in keep-*.tar; do tar xf $f; done
+  local n tmp size b cap=$(( 15 * 1048576 ))
   for n in "$@"; do
     rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/samples $R/$n/*checkpoint.safetensors
-    tar cf - -C $R $n | split -b 15M -d - $OUT/$n.tar.part-
+    tmp=$R/.keep-$n.tar
+    tar cf $tmp -C $R $n
+    size=$(stat -c %s $tmp)
+    if [ $size -gt $cap ]; then
+      split -b 15M -d $tmp $OUT/$n.tar.part-
+    else
+      until mkdir $R/.keep-lock 2> /dev/null; do sleep 0.2; done
+      b=0
+      while [ -f $OUT/keep-$b.tar ] && [ $(( $(stat -c %s $OUT/keep-$b.tar) + size )) -gt $cap ]; do
+        b=$(( b + 1 ))
+      done
+      if [ -f $OUT/keep-$b.tar ]; then
+        cp $OUT/keep-$b.tar $tmp.all && tar -Af $tmp.all $tmp && mv $tmp.all $OUT/keep-$b.tar
+      else
+        mv $tmp $OUT/keep-$b.tar
+      fi
+      rmdir $R/.keep-lock
+    fi
+    rm -f $tmp $tmp.all
   done
 }
 wait_lanes() {  # the lanes' PIDS, under the GPU monitor; then the logs into $OUT
