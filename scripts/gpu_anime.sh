@@ -18,8 +18,9 @@
 #   call 3 at once (a warm machine is kept 30 s), carry [".gpu-anime-2"], naming the kind the
 #   first call's reply reports (another kind would start a fresh machine without the stash),
 #   timeout_s about END + 100:   COMMIT=<sha> OUT=$OUT bash scripts/gpu_anime.sh
-# Each lane's run folders go into $OUT as the lane ends (split tars), so a call that times out
-# still returns what finished. QUICK=1 DEV=cpu runs the same pipeline in a few steps each.
+# Each lane's run folders go into $OUT as the lane ends (bundles keep-N.tar, see keep() in
+# gpu_setup.sh), so a call that times out still returns what finished. QUICK=1 DEV=cpu runs the
+# same pipeline in a few steps each.
 QUICK=${QUICK:-0}
 : "${OUT:?set OUT to the folder that receives the models}"
 END=${END:-440}

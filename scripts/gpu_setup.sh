@@ -16,6 +16,7 @@ export PYTHONPATH=$PWD$X
 D=/tmp/sdata R=/tmp/runs L=/tmp/logs
 S="python3 -m seedembed"
 mkdir -p $D/MNIST/raw $R $L
+rm -rf $R/.keep-lock $R/.keep-* $R/*.done  # what a call that timed out left on a warm machine
 HAVE="mnist"
 python3 - $D/MNIST/raw <<'UNPACK' || HAVE=""  # .xz since the repository grew; .gz from older packs
 import gzip, lzma, pathlib, sys
@@ -77,8 +78,10 @@ left() {  # seconds to END (the lanes' end, from the call's start), less $1, at 
 }
 keep() {  # run folders into $OUT now, so that a lane done is fetched even if the call times out;
   # a call returns at most 8 files of 16 MiB, so the folders share bundles $OUT/keep-N.tar (the
-  # first with room for the folder; appended in a copy renamed over it, under a lock, since lanes
-  # end at once), a folder over 15 MiB goes alone in parts. Unpack: for f in keep-*.tar; do tar xf $f; done
+  # first with room for the folder; appended in a copy in $OUT renamed over it, so that a call
+  # cut off mid-append returns the bundle whole, under a lock, since lanes end at once), a
+  # folder over 15 MiB goes alone in parts. Unpack: for f in keep-*.tar; do tar xf $f; done;
+  # and for each folder in parts: cat NAME.tar.part-* | tar xf -
   local n tmp size b cap=$(( 15 * 1048576 ))
   for n in "$@"; do
     rm -rf $R/$n/tb $R/$n/codebook-cache $R/$n/samples $R/$n/*checkpoint.safetensors
@@ -94,13 +97,16 @@ keep() {  # run folders into $OUT now, so that a lane done is fetched even if th
         b=$(( b + 1 ))
       done
       if [ -f $OUT/keep-$b.tar ]; then
-        cp $OUT/keep-$b.tar $tmp.all && tar -Af $tmp.all $tmp && mv $tmp.all $OUT/keep-$b.tar
+        cp $OUT/keep-$b.tar $OUT/.keep-next.tar && tar -Af $OUT/.keep-next.tar $tmp &&
+          mv $OUT/.keep-next.tar $OUT/keep-$b.tar || echo "keep $n: appending failed" >&2
       else
-        mv $tmp $OUT/keep-$b.tar
+        cp $tmp $OUT/.keep-next.tar && mv $OUT/.keep-next.tar $OUT/keep-$b.tar ||
+          echo "keep $n: copying failed" >&2
       fi
+      rm -f $OUT/.keep-next.tar
       rmdir $R/.keep-lock
     fi
-    rm -f $tmp $tmp.all
+    rm -f $tmp
   done
 }
 wait_lanes() {  # the lanes' PIDS, under the GPU monitor; then the logs into $OUT

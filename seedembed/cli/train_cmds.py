@@ -203,6 +203,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "so that no codebook entry sits between two classes (0: off)",
     )
     p.add_argument(
+        "--precision-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of the MSE between random seeds' images and their nearest training images, "
+        "so that every entry, used or not, is pulled towards real data (0: off)",
+    )
+    p.add_argument(
         "--ssim-weight",
         type=nonneg_float,
         default=0.0,
@@ -403,6 +411,7 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         perceptual_net=args.perceptual_net,
         class_weight=args.class_weight,
         confidence_weight=args.confidence_weight,
+        precision_weight=args.precision_weight,
         augment=args.augment,
         search=args.search,
         balanced=args.balanced,

@@ -20,6 +20,11 @@ fixed seed space:
    ``confidence_weight`` times the entropy of that CNN's prediction on the images of random
    seeds: a codebook entry halfway between a 4 and a 9 is the pixel-nearest entry for both and
    reads as neither, so every entry is pushed to read as one definite digit.
+   ``precision_weight`` times the MSE between the images of random seeds and their nearest
+   training images pulls every entry, used or not, towards real data: the assignment makes
+   each training image near some entry (recall), this term makes each entry near some training
+   image (precision, the other half of a chamfer distance), so that the entries between two
+   classes, which no training image claims, become one or the other.
    Any data set can add ``ssim_weight`` times ``1 - SSIM`` (the metric's own 11x11 Gaussian
    window): MSE alone pulls an entry to the blurred mean of the faces it stands for, which
    keeps the MSE low and the structure (SSIM) poor; learned codecs train on (MS-)SSIM for the
@@ -98,6 +103,7 @@ class FinetuneConfig:
     perceptual_net: str | None = None
     class_weight: float = 0.0
     confidence_weight: float = 0.0
+    precision_weight: float = 0.0
     augment: int = 0
     search: str = "image"
     balanced: bool = False
@@ -120,6 +126,7 @@ class FinetuneConfig:
             "class_weight",
             "confidence_weight",
             "ssim_weight",
+            "precision_weight",
         )
         for name in weights:
             value = getattr(self, name)
@@ -452,6 +459,9 @@ def finetune_codebook(
                 f"class_weight needs labelled training data; {train_cfg['dataset']!r} has none"
             )
         train_y = torch.as_tensor(train_y[: len(train_x)], dtype=torch.long)
+    if config.precision_weight:  # the training images the entries are pulled towards
+        train_rows = train_x.flatten(1).to(dev)
+        train_sq = train_rows.pow(2).sum(1)
 
     prf, L = src.prf, G.config.latent_length
     size = prf.size
@@ -546,6 +556,11 @@ def finetune_codebook(
                     logp = F.log_softmax(net((fake + 1) / 2), dim=1)
                     entropy = -(logp.exp() * logp).sum(1).mean()
                     loss = loss + config.confidence_weight * entropy
+                if config.precision_weight:
+                    with torch.no_grad():
+                        near = smallest_k(fake.detach().flatten(1), train_rows, train_sq, 1)[1]
+                    pull = F.mse_loss(fake.flatten(1), train_rows[near[:, 0]])
+                    loss = loss + config.precision_weight * pull
                 if config.ssim_weight:
                     s = ssim((recon + 1) / 2, (x + 1) / 2)
                     loss = loss + config.ssim_weight * (1 - s).mean()

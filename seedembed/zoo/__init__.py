@@ -328,6 +328,11 @@ def _finetune_section(record: dict, stage: str = "") -> str:
             f", plus {c['confidence_weight']} x the entropy of the digit CNN "
             f"`{c.get('perceptual_net')}`'s prediction on the images of random seeds"
         )
+    if c.get("precision_weight"):
+        terms += (
+            f", plus {c['precision_weight']} x the MSE between the images of random seeds and "
+            "their nearest training images"
+        )
     if c.get("ssim_weight"):
         terms += f", plus {c['ssim_weight']} x (1 - SSIM) of the pair (11x11 Gaussian window)"
     search = "exact image search"

@@ -1,0 +1,60 @@
+"""`scripts/mnist_codebook_limits.py --mask-net`: the search restricted to confident entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+import seedembed.zoo
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "mnist_codebook_limits.py"
+JUDGE = Path(seedembed.zoo.__file__).parent / "mnist-classifier"
+
+
+def _run(argv: list[str], monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
+    runpy.run_path(str(SCRIPT), run_name="__main__")
+
+
+def test_restricted_search_leaves_out_unconfident_entries(tmp_path, monkeypatch, one_thread):
+    if not (Path(os.environ.get("SEEDEMBED_DATA", "/nonexistent")) / "MNIST" / "raw").is_dir():
+        pytest.skip("no MNIST under SEEDEMBED_DATA")
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "rows.json"
+    argv = ["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "0", "0.99"]
+    _run([*argv, "--json", str(out)], monkeypatch)
+    doc = json.loads(out.read_text())
+    clean, full, all_entries, confident = doc["rows"]
+    assert clean["acc shipped"] > 0.98
+    assert sum(doc["entries_per_class"]["mnist-5101"]) == 5101
+    # threshold 0 keeps every entry: the same exact search, the same reconstructions
+    assert all_entries["entries"] == 5101 and all_entries["threshold"] == 0
+    assert all_entries["mse"] == pytest.approx(full["mse"], rel=1e-5)
+    assert all_entries["acc shipped"] == pytest.approx(full["acc shipped"], abs=1e-4)
+    # a strict threshold leaves entries out; an argmin over fewer entries is never closer
+    assert 0 < confident["entries"] < 5101
+    assert confident["mse"] > full["mse"]
+    # with the judge itself as the mask net, only entries it reads surely are left: its accuracy
+    # rises (a mask read on the wrong pixel scale would leave arbitrary entries)
+    assert confident["acc shipped"] > full["acc shipped"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "1.5"], "[0, 1)"),
+        (["--mask-net", str(JUDGE)], "--mask-net needs --models"),
+        (["--models", "mnist-5101", "--mask-net", "/nonexistent"], "digit classifier"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(argv, message, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _run(argv, monkeypatch)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
