@@ -33,7 +33,8 @@
 # and the carried files must stay under 64 MiB), then
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_codebook.sh
 # Each lane's models go into $OUT as the lane ends, so a call that times out still returns them.
-# QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first.
+# QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first; ONLY="NAME..."
+# runs only the fine-tuning lanes named (a short call).
 QUICK=${QUICK:-0} PLAN=${PLAN:-recipe}
 case $PLAN in judges | wide | recipe | precision) ;;
   *) echo "PLAN must be judges, wide, recipe or precision" >&2; exit 2 ;;
@@ -53,6 +54,7 @@ case " $HAVE " in *" mnist "*) ;; *) echo "no MNIST: carry .gpu (pack_for_device
 PN=.gpu/percept-net
 ft() {  # out, source model, inverse init ("-": none), then finetune-codebook flags
   local out=$1 src=$2 init=$3; shift 3
+  case " ${ONLY:-$out} " in *" $out "*) ;; *) return ;; esac  # ONLY="pP0 pP1": those lanes alone
   if [ $(left 100) -lt 60 ]; then echo "no time left for $out" >> $L/$out.log; return; fi
   timeout $(left 5) $S finetune-codebook --model $src --out $R/$out $FT --epochs-per-round 1 --batch-size 512 \
     --lr 2e-4 --adv-weight 0.02 --perceptual-net $PN --max-seconds $(left 100) \
