@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import shutil
@@ -77,7 +78,7 @@ def test_pickles_are_never_opened(shipped_copy, tmp_path, capsys):
 def keyed_model(tmp_path_factory):
     """A small generator trained on the keyed PRF (12-bit seeds), exported as a model."""
     root = write_fake_mnist(tmp_path_factory.mktemp("data"), n_train=256, n_test=16)
-    key = prf.generate_key()
+    key = hashlib.sha256(b"seedembed keyed test model").digest()  # fixed: the test is repeatable
     run = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(model=GanConfig.mnist(g_width=8, d_width=8), prf="keyed:bits=12",
                       epochs=10, batch_size=32, limit=128, schedule="lcg")  # fmt: skip
@@ -103,17 +104,20 @@ def test_keyed_seeds_decode_only_with_the_right_key(keyed_model):
         load(model)
     # the same seeds through the same generator under another key: unrelated images, as far
     # from the right ones as the images of other seeds are
-    wrong_prf = prf.Keyed(prf.generate_key(), bits=12)
+    wrong_prf = prf.Keyed(hashlib.sha256(b"another key").digest(), bits=12)
     with torch.no_grad():
         wrong = (right.generator(wrong_prf.sequences(seeds, right.latent_length)) + 1) / 2
     others = right.decode(torch.tensor([9, 99, 999, 3999]))
     wrong_gap = (wrong - images).abs().mean().item()
     other_gap = (others - images).abs().mean().item()
     assert wrong_gap > 0.5 * other_gap > 0
-    z_right = right.prf.sequences(seeds, 25, dtype=torch.float64)
-    z_wrong = wrong_prf.sequences(seeds, 25, dtype=torch.float64)
+    # the latents themselves are unrelated: over all 4,096 seeds x 25 values the correlation's
+    # standard error is 0.003, so 0.02 is six of them (a bound over 100 values flaked at 0.2)
+    every = torch.arange(4096)
+    z_right = right.prf.sequences(every, 25, dtype=torch.float64)
+    z_wrong = wrong_prf.sequences(every, 25, dtype=torch.float64)
     corr = torch.corrcoef(torch.stack([z_right.flatten(), z_wrong.flatten()]))[0, 1]
-    assert abs(corr) < 0.2  # the latents themselves are unrelated
+    assert abs(corr) < 0.02
 
 
 def test_keyed_cli_needs_the_key_file(keyed_model, tmp_path, capsys):
