@@ -109,13 +109,17 @@ def test_bad_settings_are_refused():
             FinetuneConfig(ssim_weight=bad)
         with pytest.raises(ModelError, match="precision_weight must be"):
             FinetuneConfig(precision_weight=bad)
+        with pytest.raises(ModelError, match="margin_weight must be"):
+            FinetuneConfig(margin_weight=bad, perceptual_net="x")
+    with pytest.raises(ModelError, match="margin_weight needs perceptual_net"):
+        FinetuneConfig(margin_weight=0.5)
     with pytest.raises(ModelError, match="topk must be an integer >= 1"):
         FinetuneConfig(topk=0, search="hybrid")
     with pytest.raises(ModelError, match="topk must be <= 4096"):
         FinetuneConfig(topk=10**6, search="hybrid")
     with pytest.raises(ModelError, match="needs search='hybrid'"):
         FinetuneConfig(topk=16)  # the exact search has no shortlist
-    newer = ("balanced", "ssim_weight", "topk", "precision_weight")
+    newer = ("balanced", "ssim_weight", "topk", "precision_weight", "margin_weight")
     old = {k: v for k, v in CFG.__dict__.items() if k not in newer}  # a run from before them
     assert FinetuneConfig.from_dict(old) == CFG
 
@@ -390,3 +394,53 @@ def test_balanced_rounds_spread_the_targets_over_more_seeds(tmp_path):
     assert plain_hist[0]["distinct_seeds"] < 256  # the nearest entries collide
     # the balanced round pays for its spread with a larger but bounded training error
     assert plain_hist[0]["train_mse"] < hist[0]["train_mse"] < plain_hist[0]["train_mse"] * 1.5
+
+
+def test_misread_pairs_finds_the_nearest_entry_of_the_right_class():
+    """Rows whose nearest entry reads as another class get that entry and their first
+    candidate of their own class; rows read right, or with no right candidate, are left out."""
+    from seedembed.search import codebook as cb
+    from seedembed.train.classifier import load_classifier
+    from seedembed.train.codebook import misread_pairs
+    from seedembed.zoo import CLASSIFIER, ZOO_DIR
+
+    lg = load_generator("mnist-5101")
+    net = load_classifier(ZOO_DIR / CLASSIFIER).eval()
+    cand = torch.arange(0, 5101, 7)[: 6 * 8].view(6, 8)
+    with torch.no_grad():
+        read = net(
+            (cb.render(lg.generator, lg.prf, cand.flatten(), "cpu") + 1).view(-1, 1, 28, 28) / 2
+        )
+    read = read.argmax(1).view(cand.shape)
+    labels = read[:, 0].clone()  # every row read right ...
+    j = int((read[1] != read[1, 0]).float().argmax())  # ... but row 1 takes candidate j's class
+    assert read[1, j] != read[1, 0]
+    labels[1] = read[1, j]
+    absent = [c for c in range(10) if c not in read[4].tolist()][0]
+    labels[4] = absent  # row 4: no candidate of its class
+    n, rows, plus, minus = misread_pairs(
+        lg.generator, lg.prf, net, cand, labels, torch.device("cpu")
+    )
+    assert n == 2 and rows.tolist() == [1]
+    assert plus.tolist() == [int(cand[1, j])] and minus.tolist() == [int(cand[1, 0])]
+
+
+def test_the_margin_term_sets_misread_copies_right(tmp_path):
+    """LVQ on the codebook: a round with the margin term records how many warped copies of the
+    training digits had a nearest entry the CNN reads as another digit, trains the pairs it
+    found, and ends with most of them set right (the entry of their own digit the nearer)."""
+    _mnist_or_skip()
+    from seedembed.zoo import CLASSIFIER, ZOO_DIR
+
+    base = dict(rounds=1, epochs_per_round=4, batch_size=64, limit=1024, eval_images=0,
+                d_warmup_steps=2, lr=5e-4, perceptual_net=str(ZOO_DIR / CLASSIFIER))  # fmt: skip
+    hist = {}
+    for w in (0.0, 1.0):
+        cfg = FinetuneConfig(**base, margin_weight=w)
+        finetune_codebook("mnist-5101", tmp_path / f"m{w}", cfg, progress=False)
+        hist[w] = json.loads((tmp_path / f"m{w}" / HISTORY).read_text())["history"]
+    first = hist[1.0][0]
+    assert "margin_pairs" not in hist[0.0][0]
+    assert 0.05 < first["copies_misread"] < 0.5  # mnist-5101: about a quarter
+    assert 0 < first["margin_pairs"] <= first["copies_misread"] * 1024
+    assert first["margin_fixed"] > 0.5, first  # measured: all 227

@@ -211,6 +211,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "so that every entry, used or not, is pulled towards real data (0: off)",
     )
     p.add_argument(
+        "--margin-weight",
+        type=nonneg_float,
+        default=0.0,
+        metavar="W",
+        help="weight of the LVQ margin: each round, warped copies of the training digits whose "
+        "nearest entry --perceptual-net reads as another digit pull the nearest entry of their "
+        "own digit closer than that one (0: off; labelled data sets only)",
+    )
+    p.add_argument(
         "--ssim-weight",
         type=nonneg_float,
         default=0.0,
@@ -412,6 +421,7 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         class_weight=args.class_weight,
         confidence_weight=args.confidence_weight,
         precision_weight=args.precision_weight,
+        margin_weight=args.margin_weight,
         augment=args.augment,
         search=args.search,
         balanced=args.balanced,

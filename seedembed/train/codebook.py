@@ -25,6 +25,13 @@ fixed seed space:
    each training image near some entry (recall), this term makes each entry near some training
    image (precision, the other half of a chamfer distance), so that the entries between two
    classes, which no training image claims, become one or the other.
+   ``margin_weight`` trains the codebook as the nearest-prototype classifier it is for a
+   judge (learning vector quantisation, LVQ2 with the relative distance of generalised LVQ):
+   each round a fresh warped copy of every training digit stands in for an unseen digit; the
+   copies whose pixel-nearest entry the digit CNN reads as another class than theirs are the
+   codec's misreadings in the making, and for each the term pulls the nearest entry of the
+   right class (among the ``MARGIN_K`` nearest) closer than the wrong one, by
+   ``max(0, (d+ - d-) / (d+ + d-) + MARGIN_DELTA)`` on their squared pixel distances.
    Any data set can add ``ssim_weight`` times ``1 - SSIM`` (the metric's own 11x11 Gaussian
    window): MSE alone pulls an entry to the blurred mean of the faces it stands for, which
    keeps the MSE low and the structure (SSIM) poor; learned codecs train on (MS-)SSIM for the
@@ -83,6 +90,10 @@ ASSIGN_SEARCHES = ("image", "hybrid")
 DEFAULT_TOPK = 64
 #: the longest hybrid shortlist: 20,673 faces x 4096 is already 85 M renders a round
 MAX_TOPK = 4096
+#: the margin term looks for an entry of the right class among this many nearest entries
+MARGIN_K = 16
+#: ... and pulls it until it is nearer than the wrong one by this relative margin
+MARGIN_DELTA = 0.05
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ class FinetuneConfig:
     class_weight: float = 0.0
     confidence_weight: float = 0.0
     precision_weight: float = 0.0
+    margin_weight: float = 0.0
     augment: int = 0
     search: str = "image"
     balanced: bool = False
@@ -127,6 +139,7 @@ class FinetuneConfig:
             "confidence_weight",
             "ssim_weight",
             "precision_weight",
+            "margin_weight",
         )
         for name in weights:
             value = getattr(self, name)
@@ -134,7 +147,7 @@ class FinetuneConfig:
                 raise ModelError(f"{name} must be >= 0, got {value!r}")
             if math.isinf(value):
                 raise ModelError(f"{name} must be finite, got {value!r}")
-        for name in ("perceptual_weight", "class_weight", "confidence_weight"):
+        for name in ("perceptual_weight", "class_weight", "confidence_weight", "margin_weight"):
             if getattr(self, name) and not self.perceptual_net:
                 raise ModelError(f"{name} needs perceptual_net (a digit classifier folder)")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
@@ -171,6 +184,8 @@ class Assignment:
     test_ssim: float | None
     seconds: float
     test_accuracy: float | None = None
+    probe_seeds: torch.Tensor | None = None
+    probe_sqdist: torch.Tensor | None = None
 
 
 def assign(
@@ -185,6 +200,7 @@ def assign(
     inverse: torch.nn.Module | None = None,
     balanced: bool = False,
     topk: int = DEFAULT_TOPK,
+    probe: torch.Tensor | None = None,
 ) -> Assignment:
     """Exact image search of the training (and evaluation) images in G's fresh codebook, or,
     given ``inverse``, the hybrid search (its ``topk`` seeds re-ranked by their images; the
@@ -194,6 +210,8 @@ def assign(
     accuracy of the evaluation reconstructions: MSE alone hides a blurred 4 that reads as a 9.
     ``balanced`` gives the training images seeds by :func:`balanced_seeds` instead of each its
     nearest (the evaluation images keep the exact search: that is what the codec does).
+    ``probe`` (images) adds the seeds of each one's ``MARGIN_K`` nearest entries and their
+    squared distances, ascending (the margin term's candidates).
 
     The codebook is built in ``cache_dir`` and deleted afterwards: it is stale after the next
     update, and it is 1.8 GiB for m = 524287 digits.
@@ -210,11 +228,18 @@ def assign(
             z = torch.cat([inverse(b.to(device)).float().cpu() for b in x.split(1024)])
         return find_seeds(x, **{**kw, "strategy": "hybrid", "latents": z, "topk": topk})
 
+    probe_seeds = probe_sqdist = None
     try:
-        if balanced:  # a full pass over the codebook per block of targets, not the shortlist
+        if balanced or probe is not None:
             book = cb.load_codebook(
                 G, prf, fingerprint, cache_dir, device=device, progress=progress
             )
+        if probe is not None:
+            q = probe.flatten(1).to(device, torch.float32)
+            with cb.exact_fp32():
+                probe_sqdist, probe_seeds = smallest_k(q, book.images, book.image_sqnorms, MARGIN_K)
+            probe_sqdist, probe_seeds = probe_sqdist.cpu(), probe_seeds.cpu()
+        if balanced:  # a full pass over the codebook per block of targets, not the shortlist
             seeds, sq = balanced_seeds(train_x.flatten(1), book.images, book.image_sqnorms)
             train_mse = float(sq.mean()) / train_x[0].numel()
         else:
@@ -240,7 +265,43 @@ def assign(
         test_ssim,
         time.perf_counter() - t0,
         test_accuracy,
+        probe_seeds,
+        probe_sqdist,
     )
+
+
+@torch.no_grad()
+def misread_pairs(
+    G: torch.nn.Module,
+    prf: prf_mod.Prf,
+    net: torch.nn.Module,
+    seeds: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    chunk: int = 4096,
+) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The margin term's pairs: for probe rows with candidate ``seeds`` (N, K, nearest first)
+    and ``labels`` (N,), the rows whose nearest entry ``net`` reads as another class, with that
+    entry's seed and the nearest candidate it reads as the row's own class (rows with none in
+    their K are left out). Returns (number misread, rows, right seeds, wrong seeds) and reads
+    only what it must: every nearest entry, then the other candidates of the misread rows.
+    """
+    c, size = G.config.channels, G.config.image_size
+
+    def read(s: torch.Tensor) -> torch.Tensor:
+        out = [
+            net((cb.render(G, prf, part, device).view(-1, c, size, size) + 1) / 2).argmax(1).cpu()
+            for part in s.split(chunk)
+        ]
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+    misread = (read(seeds[:, 0]) != labels).nonzero().squeeze(1)
+    rest = seeds[misread, 1:]
+    right = read(rest.flatten()).view(rest.shape) == labels[misread, None]
+    found = right.any(1)
+    first = right.float().argmax(1)
+    rows = misread[found]
+    return len(misread), rows, rest[found, first[found]], seeds[rows, 0]
 
 
 def balanced_seeds(
@@ -339,6 +400,26 @@ def _augment_counts(a: Assignment, n_train: int, n_targets: int) -> dict[str, An
         "distinct_seeds": int(a.seeds[:n_train].unique().numel()),
         "distinct_seeds_all": a.distinct,
     }
+
+
+@torch.no_grad()
+def _fixed_share(
+    G: torch.nn.Module,
+    x: torch.Tensor,
+    z: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device,
+    chunk: int = 4096,
+) -> float | None:
+    """The share of margin pairs (copies ``x``, latents of their right and wrong entries)
+    whose right entry is now the nearer of the two."""
+    if not len(x):
+        return None
+    nearer = 0
+    for lo in range(0, len(x), chunk):
+        xb = x[lo : lo + chunk].to(device).flatten(1)
+        d = [(G(zz[lo : lo + chunk].to(device)).flatten(1) - xb).pow(2).sum(1) for zz in z]
+        nearer += int((d[0] < d[1]).sum())
+    return nearer / len(x)
 
 
 def _step_d(D, opt_d, real: torch.Tensor, fake: torch.Tensor) -> float:
@@ -447,16 +528,22 @@ def finetune_codebook(
 
             judge = (load_classifier(), test_ds.targets[: len(test_x)])
     net = features = train_y = None
-    if config.perceptual_weight or config.class_weight or config.confidence_weight:
+    if (
+        config.perceptual_weight
+        or config.class_weight
+        or config.confidence_weight
+        or config.margin_weight
+    ):
         from seedembed.train.classifier import load_classifier
 
         net = load_classifier(config.perceptual_net).to(dev).eval().requires_grad_(False)
         features = net.body[:-1]  # the 128-d penultimate layer
-    if config.class_weight:
+    if config.class_weight or config.margin_weight:
         train_y = getattr(ds, "targets", None)
         if train_y is None:
             raise ModelError(
-                f"class_weight needs labelled training data; {train_cfg['dataset']!r} has none"
+                f"class_weight and margin_weight need labelled training data; "
+                f"{train_cfg['dataset']!r} has none"
             )
         train_y = torch.as_tensor(train_y[: len(train_x)], dtype=torch.long)
     if config.precision_weight:  # the training images the entries are pulled towards
@@ -523,10 +610,17 @@ def finetune_codebook(
             targets = torch.cat([train_x, warp(train_x.repeat(reps), gen)])
             if train_y is not None:
                 target_y = train_y.repeat(config.augment + 1)
+        probe = warp(train_x, gen) if config.margin_weight else None
         a = assign(
             G, prf, targets, test_x, cache, dev, progress,
             judge=judge, inverse=inverse, balanced=config.balanced, topk=config.topk,
+            probe=probe,
         )  # fmt: skip
+        margin_info: dict[str, Any] = {}
+        if probe is not None:
+            n_misread, rows, plus, minus = misread_pairs(G, prf, net, a.probe_seeds, train_y, dev)
+            margin_x, margin_z = probe[rows], (prf.sequences(plus, L), prf.sequences(minus, L))
+            margin_info = {"copies_misread": n_misread / len(probe), "margin_pairs": len(rows)}
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
@@ -534,8 +628,9 @@ def finetune_codebook(
                     fake = G(random_latents(config.batch_size))
                 _step_d(D, opt_d, train_x[idx].to(dev), fake)
         z_all = prf.sequences(a.seeds, L)
-        t0, losses = time.perf_counter(), torch.zeros(3)
+        t0, losses = time.perf_counter(), torch.zeros(4)
         steps = 0
+        margin_order = torch.empty(0, dtype=torch.long)
         for _ in range(config.epochs_per_round):
             order = torch.randperm(len(targets), generator=gen)
             for i in range(0, len(order) - config.batch_size + 1, config.batch_size):
@@ -561,6 +656,22 @@ def finetune_codebook(
                         near = smallest_k(fake.detach().flatten(1), train_rows, train_sq, 1)[1]
                     pull = F.mse_loss(fake.flatten(1), train_rows[near[:, 0]])
                     loss = loss + config.precision_weight * pull
+                margin = torch.zeros(())
+                if probe is not None and len(margin_x):
+                    if len(margin_order) < config.batch_size:  # the pairs, cycled in new orders
+                        more = torch.randperm(len(margin_x), generator=gen)
+                        margin_order = torch.cat([margin_order, more])
+                    pick, margin_order = (
+                        margin_order[: config.batch_size],
+                        margin_order[config.batch_size :],
+                    )
+                    xm = margin_x[pick].to(dev).flatten(1)
+                    d_plus = (G(margin_z[0][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
+                    with torch.no_grad():  # the wrong entry stays: it is right for its own
+                        d_minus = (G(margin_z[1][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
+                    mu = (d_plus - d_minus) / (d_plus + d_minus)
+                    margin = F.relu(mu + MARGIN_DELTA).mean()
+                    loss = loss + config.margin_weight * margin
                 if config.ssim_weight:
                     s = ssim((recon + 1) / 2, (x + 1) / 2)
                     loss = loss + config.ssim_weight * (1 - s).mean()
@@ -572,9 +683,13 @@ def finetune_codebook(
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_g.step()
-                losses += torch.tensor([rec_loss.detach().item(), d_loss, loss.detach().item()])
+                losses += torch.tensor(
+                    [rec_loss.detach().item(), d_loss, loss.detach().item(), margin.item()]
+                )
                 steps += 1
         mean = (losses / max(steps, 1)).tolist()
+        if probe is not None:  # how many pairs the round set right: the term's own measure
+            margin_info["margin_fixed"] = _fixed_share(G, margin_x, margin_z, dev)
         report(
             r,
             a,
@@ -584,6 +699,7 @@ def finetune_codebook(
                 "steps": steps,
                 "rec_mse": mean[0],
                 "d_loss": mean[1],
+                **({"margin_loss": mean[3], **margin_info} if probe is not None else {}),
             },
         )
         save_state(r + 1)
