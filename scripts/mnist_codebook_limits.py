@@ -16,6 +16,13 @@ Three measurements on the 10,000 MNIST test digits, printed as a table and writt
   the entries the CNN reads as each digit. A diagnostic, not a search strategy: the codec's
   ``image`` search is the argmin over all m seeds. It runs on the CPU whatever ``--device``
   says (the codebook is the cached, memory-mapped one).
+* ``--mask-net DIR --gaps G...``: how near a miss is. For the test digits whose pixel-nearest
+  entry the mask net reads as another digit, the relative gap ``(d+ - d) / d`` between that
+  entry's squared distance d and the nearest entry the net reads as the right digit (d+, among
+  the ``GAP_K`` nearest), as quantiles and by rank; then what the judges would read if every
+  such digit within a gap of G took that entry instead. Label-aware, so a diagnostic, never a
+  search: it says how far the generator must move entries for the codec's own argmin to pick
+  the right digit.
 
     python scripts/mnist_codebook_limits.py --oracle --models mnist-524287 \
         --judges runs/judge-w32-aug --json docs/results/mnist-codebook-limits.json
@@ -41,12 +48,14 @@ from seedembed.data import load_uint8, open_dataset, to_float
 from seedembed.errors import SeedembedError
 from seedembed.metrics import ssim
 from seedembed.search.codebook import load_codebook
+from seedembed.search.kernels import smallest_k
 from seedembed.train.classifier import evaluate, load_classifier
 from seedembed.train.codebook import warp
 from seedembed.zoo import load_classifier as shipped_judge
 
 M = 524_287
 COPIES = 8  # warped copies of each training digit: 480,000, enough to fill the seed space
+GAP_K = 64  # --gaps looks for an entry of the right digit among this many nearest
 
 
 def nearest(query: torch.Tensor, book: torch.Tensor) -> torch.Tensor:
@@ -67,6 +76,39 @@ def confidences(
         x = (book[i : i + chunk].float().view(-1, 1, 28, 28) + 1) / 2
         conf[i : i + len(x)], label[i : i + len(x)] = net(x).softmax(1).max(1)
     return conf, label
+
+
+def gaps(
+    x: torch.Tensor, y: torch.Tensor, book: torch.Tensor, label: torch.Tensor, k: int = GAP_K
+) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Near misses (see the module doc): a summary, and per digit the nearest entry, the
+    nearest entry read as its own digit (the nearest itself where it is read right, or where
+    none of the k is) and the relative gap between them (0 where read right, inf where none)."""
+    rows = book.float()
+    dist, idx = smallest_k(x.flatten(1).float(), rows, rows.pow(2).sum(1), k)
+    right = label[idx] == torch.as_tensor(y)[:, None]
+    missed = ~right[:, 0]
+    found = right.any(1)
+    first = right.float().argmax(1)
+    best = torch.where(found, idx.gather(1, first[:, None])[:, 0], idx[:, 0])
+    gap = (dist.gather(1, first[:, None])[:, 0] - dist[:, 0]) / dist[:, 0].clamp_min(1e-12)
+    gap = torch.where(found, gap.clamp_min(0), torch.full_like(gap, float("inf")))
+    near = missed & found
+    q = (0.1, 0.25, 0.5, 0.75, 0.9)
+    summary = {
+        "misread by the mask net": int(missed.sum()),
+        "with a right entry among the nearest": int(near.sum()),
+        "nearest": k,
+        "gap quantiles": dict(
+            zip(map(str, q), torch.quantile(gap[near], torch.tensor(q)).tolist(), strict=True)
+        )
+        if near.any()
+        else {},
+        "rank of the right entry (1 = second nearest)": torch.bincount(first[near], minlength=k)[
+            1:
+        ].tolist(),
+    }
+    return summary, idx[:, 0], best, gap
 
 
 def scores(recon: torch.Tensor, x: torch.Tensor, y: torch.Tensor, judges: dict) -> dict:
@@ -93,6 +135,11 @@ def main() -> None:
         "--thresholds", nargs="+", type=float, default=[0.5, 0.8, 0.9, 0.97],
         help="confidences of --mask-net below which entries are left out (0.5 0.8 0.9 0.97)",
     )  # fmt: skip
+    p.add_argument(
+        "--gaps", nargs="*", type=float, metavar="G",
+        help="with --mask-net: the near misses, and the judges' reading if every misread digit "
+        "within a relative gap G took the nearest entry of its digit (e.g. 0.02 0.05 0.1 0.2)",
+    )  # fmt: skip
     p.add_argument("--json", type=Path, help="write the rows here")
     p.add_argument("--device", default="cpu", help="device of the models' image search (cpu)")
     args = p.parse_args()
@@ -100,6 +147,10 @@ def main() -> None:
         p.error("--mask-net needs --models")
     if any(not 0 <= t < 1 for t in args.thresholds):
         p.error("--thresholds: each in [0, 1)")
+    if args.gaps is not None and not args.mask_net:
+        p.error("--gaps needs --mask-net (the net that reads the entries)")
+    if any(not g > 0 for g in args.gaps or []):
+        p.error("--gaps: each > 0")
     try:
         mask_net = load_classifier(args.mask_net).eval() if args.mask_net else None
     except SeedembedError as exc:
@@ -137,6 +188,7 @@ def main() -> None:
             rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
             print(json.dumps(rows[-1]), flush=True)
     classes: dict[str, list[int]] = {}  # per model: entries the mask net reads as 0 ... 9
+    near_misses: dict[str, dict] = {}
     for model in args.models:
         t0 = time.perf_counter()
         codec = codecs[model]
@@ -163,6 +215,17 @@ def main() -> None:
             rows[-1].update(threshold=t, entries=len(sub))
             rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
             print(json.dumps(rows[-1]), flush=True)
+        if args.gaps is None:
+            continue
+        near_misses[model], nearest_, right, gap = gaps(x, y, book, label)
+        print(f"{model}: near misses {json.dumps(near_misses[model])}", flush=True)
+        for g in args.gaps:
+            pick = torch.where(gap < g, right, nearest_)
+            recon = book[pick].float().view_as(x)
+            name = f"{model}, a misread digit within a gap of {g} takes the entry of its digit"
+            rows.append({"row": name, **scores(recon, x, y, judges), "gap": g})
+            rows[-1]["digits moved"] = int(((gap > 0) & (gap < g)).sum())
+            print(json.dumps(rows[-1]), flush=True)
     keys = [k for k in rows[0] if k != "row"]  # the clean row: the measures every row has
     print("| codebook | " + " | ".join(keys) + " |")
     print("| --- " * (len(keys) + 1) + "|")
@@ -174,6 +237,8 @@ def main() -> None:
         meta = {"judges": dict(zip(judges, sources, strict=True)), "copies": COPIES}
         if mask_net is not None:
             meta.update(mask_net=args.mask_net, entries_per_class=classes)
+        if near_misses:
+            meta["near_misses"] = near_misses
         args.json.write_text(json.dumps({"rows": rows, **meta}, indent=2) + "\n")
 
 

@@ -1,4 +1,5 @@
-"""`scripts/mnist_codebook_limits.py --mask-net`: the search restricted to confident entries."""
+"""`scripts/mnist_codebook_limits.py --mask-net`: the search restricted to confident entries,
+and `--gaps`: how near the misread digits' right entries are."""
 
 from __future__ import annotations
 
@@ -44,11 +45,40 @@ def test_restricted_search_leaves_out_unconfident_entries(tmp_path, monkeypatch,
     assert confident["acc shipped"] > full["acc shipped"]
 
 
+def test_near_misses_are_counted_and_moving_them_reads_right(tmp_path, monkeypatch, one_thread):
+    if not (Path(os.environ.get("SEEDEMBED_DATA", "/nonexistent")) / "MNIST" / "raw").is_dir():
+        pytest.skip("no MNIST under SEEDEMBED_DATA")
+    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "rows.json"
+    argv = ["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "0"]
+    _run([*argv, "--gaps", "1e-9", "100", "--json", str(out)], monkeypatch)
+    doc = json.loads(out.read_text())
+    _, full, _, tiny, wide = doc["rows"]
+    near = doc["near_misses"]["mnist-5101"]
+    # the judge is the mask net here: the digits it misreads are the ones the net finds misread
+    assert near["misread by the mask net"] == round((1 - full["acc shipped"]) * 10_000)
+    assert 0 < near["with a right entry among the nearest"] <= near["misread by the mask net"]
+    assert (
+        sum(near["rank of the right entry (1 = second nearest)"])
+        == (near["with a right entry among the nearest"])
+    )
+    q = list(near["gap quantiles"].values())
+    assert 0 < q[0] <= q[-1] and q == sorted(q)
+    # no gap is that small: nothing moves; every gap is below 100: all found ones move
+    assert tiny["digits moved"] == 0 and tiny["mse"] == pytest.approx(full["mse"], rel=1e-5)
+    assert wide["digits moved"] == near["with a right entry among the nearest"]
+    moved = wide["digits moved"] / 10_000
+    assert wide["acc shipped"] == pytest.approx(full["acc shipped"] + moved, abs=1e-4)
+    assert wide["mse"] > full["mse"]  # the argmin was the nearest: any other entry is farther
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "1.5"], "[0, 1)"),
         (["--mask-net", str(JUDGE)], "--mask-net needs --models"),
+        (["--models", "mnist-5101", "--gaps", "0.1"], "--gaps needs --mask-net"),
+        (["--models", "mnist-5101", "--mask-net", str(JUDGE), "--gaps", "0"], "each > 0"),
         (["--models", "mnist-5101", "--mask-net", "/nonexistent"], "digit classifier"),
     ],
 )
