@@ -441,6 +441,6 @@ def test_the_margin_term_sets_misread_copies_right(tmp_path):
         hist[w] = json.loads((tmp_path / f"m{w}" / HISTORY).read_text())["history"]
     first = hist[1.0][0]
     assert "margin_pairs" not in hist[0.0][0]
-    assert 0.05 < first["copies_misread"] < 0.5  # mnist-5101: about a quarter
-    assert 0 < first["margin_pairs"] <= first["copies_misread"] * 1024
+    assert 0.05 < first["probes_misread"] < 0.5  # mnist-5101: about a quarter
+    assert 0 < first["margin_pairs"] <= first["probes_misread"] * 1024
     assert first["margin_fixed"] > 0.5, first  # measured: all 227

@@ -220,6 +220,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "own digit closer than that one (0: off; labelled data sets only)",
     )
     p.add_argument(
+        "--margin-probe",
+        choices=("copies", "training"),
+        default="copies",
+        help="the margin term's stand-ins for unseen digits: warped copies (default) or the "
+        "training digits each searched without its own assigned entry",
+    )
+    p.add_argument(
         "--ssim-weight",
         type=nonneg_float,
         default=0.0,
@@ -422,6 +429,7 @@ def cmd_finetune_codebook(args: argparse.Namespace) -> int:
         confidence_weight=args.confidence_weight,
         precision_weight=args.precision_weight,
         margin_weight=args.margin_weight,
+        margin_probe=args.margin_probe,
         augment=args.augment,
         search=args.search,
         balanced=args.balanced,

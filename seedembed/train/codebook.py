@@ -31,7 +31,10 @@ fixed seed space:
    copies whose pixel-nearest entry the digit CNN reads as another class than theirs are the
    codec's misreadings in the making, and for each the term pulls the nearest entry of the
    right class (among the ``MARGIN_K`` nearest) closer than the wrong one, by
-   ``max(0, (d+ - d-) / (d+ + d-) + MARGIN_DELTA)`` on their squared pixel distances.
+   ``max(0, (d+ - d-) / (d+ + d-) + MARGIN_DELTA)`` on their squared pixel distances (the
+   wrong entry is left where it is: it is the right one for digits of its own class).
+   ``margin_probe="training"`` takes the training digits themselves as the stand-ins, each
+   searched without the entry it is assigned (leave-one-out), instead of warped copies.
    Any data set can add ``ssim_weight`` times ``1 - SSIM`` (the metric's own 11x11 Gaussian
    window): MSE alone pulls an entry to the blurred mean of the faces it stands for, which
    keeps the MSE low and the structure (SSIM) poor; learned codecs train on (MS-)SSIM for the
@@ -94,6 +97,9 @@ MAX_TOPK = 4096
 MARGIN_K = 16
 #: ... and pulls it until it is nearer than the wrong one by this relative margin
 MARGIN_DELTA = 0.05
+#: the margin term's stand-ins for unseen digits: warped copies, or the training digits
+#: themselves without the entry each is assigned
+MARGIN_PROBES = ("copies", "training")
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class FinetuneConfig:
     confidence_weight: float = 0.0
     precision_weight: float = 0.0
     margin_weight: float = 0.0
+    margin_probe: str = "copies"
     augment: int = 0
     search: str = "image"
     balanced: bool = False
@@ -152,6 +159,10 @@ class FinetuneConfig:
                 raise ModelError(f"{name} needs perceptual_net (a digit classifier folder)")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise ModelError(f"limit must be an integer >= 1, got {self.limit!r}")
+        if self.margin_probe not in MARGIN_PROBES:
+            raise ModelError(
+                f"margin_probe must be one of {', '.join(MARGIN_PROBES)}, got {self.margin_probe!r}"
+            )
         if self.search not in ASSIGN_SEARCHES:
             raise ModelError(
                 f"search must be one of {', '.join(ASSIGN_SEARCHES)}, got {self.search!r}"
@@ -402,6 +413,14 @@ def _augment_counts(a: Assignment, n_train: int, n_targets: int) -> dict[str, An
     }
 
 
+def without_own(cand: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """Candidate seeds (N, K) without each row's own seed ``own`` (N,): (N, K - 1), in order.
+    A training digit's nearest entry is the one fitted to it; the nearest of the others is
+    what it would find were it unseen, as a test digit is."""
+    order = torch.argsort((cand == own[:, None]).to(torch.int8), dim=1, stable=True)
+    return cand.gather(1, order)[:, :-1]
+
+
 @torch.no_grad()
 def _fixed_share(
     G: torch.nn.Module,
@@ -610,7 +629,9 @@ def finetune_codebook(
             targets = torch.cat([train_x, warp(train_x.repeat(reps), gen)])
             if train_y is not None:
                 target_y = train_y.repeat(config.augment + 1)
-        probe = warp(train_x, gen) if config.margin_weight else None
+        probe = None
+        if config.margin_weight:
+            probe = warp(train_x, gen) if config.margin_probe == "copies" else train_x
         a = assign(
             G, prf, targets, test_x, cache, dev, progress,
             judge=judge, inverse=inverse, balanced=config.balanced, topk=config.topk,
@@ -618,9 +639,12 @@ def finetune_codebook(
         )  # fmt: skip
         margin_info: dict[str, Any] = {}
         if probe is not None:
-            n_misread, rows, plus, minus = misread_pairs(G, prf, net, a.probe_seeds, train_y, dev)
+            cand = a.probe_seeds
+            if config.margin_probe == "training":  # each digit as if unseen: without its entry
+                cand = without_own(cand, a.seeds[: len(train_x)])
+            n_misread, rows, plus, minus = misread_pairs(G, prf, net, cand, train_y, dev)
             margin_x, margin_z = probe[rows], (prf.sequences(plus, L), prf.sequences(minus, L))
-            margin_info = {"copies_misread": n_misread / len(probe), "margin_pairs": len(rows)}
+            margin_info = {"probes_misread": n_misread / len(probe), "margin_pairs": len(rows)}
         if r == 0 and config.d_warmup_steps:
             for _ in range(config.d_warmup_steps):
                 idx = torch.randint(0, len(train_x), (config.batch_size,), generator=gen)
