@@ -79,13 +79,18 @@ def confidences(
 
 
 def gaps(
-    x: torch.Tensor, y: torch.Tensor, book: torch.Tensor, label: torch.Tensor, k: int = GAP_K
-) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
+    x: torch.Tensor,
+    y: torch.Tensor,
+    book: torch.Tensor,
+    sqnorms: torch.Tensor,
+    label: torch.Tensor,
+    k: int = GAP_K,
+) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Near misses (see the module doc): a summary, and per digit the nearest entry, the
     nearest entry read as its own digit (the nearest itself where it is read right, or where
-    none of the k is) and the relative gap between them (0 where read right, inf where none)."""
-    rows = book.float()
-    dist, idx = smallest_k(x.flatten(1).float(), rows, rows.pow(2).sum(1), k)
+    none of the k is), the relative gap between them (0 where read right, inf where none) and
+    whether it is a near miss (misread, with an entry of its digit among the k)."""
+    dist, idx = smallest_k(x.flatten(1).float(), book, sqnorms, k)
     right = label[idx] == torch.as_tensor(y)[:, None]
     missed = ~right[:, 0]
     found = right.any(1)
@@ -108,7 +113,7 @@ def gaps(
             1:
         ].tolist(),
     }
-    return summary, idx[:, 0], best, gap
+    return summary, idx[:, 0], best, gap, near
 
 
 def scores(recon: torch.Tensor, x: torch.Tensor, y: torch.Tensor, judges: dict) -> dict:
@@ -199,7 +204,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
         if mask_net is None:
             continue
-        book = load_codebook(codec.generator, codec.prf, codec.fingerprint).images
+        codebook = load_codebook(codec.generator, codec.prf, codec.fingerprint)
+        book = codebook.images
         conf, label = confidences(mask_net, book)
         classes[model] = torch.bincount(label, minlength=10).tolist()
         print(f"{model}: entries read as each digit 0-9: {classes[model]}", flush=True)
@@ -217,14 +223,16 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
         if args.gaps is None:
             continue
-        near_misses[model], nearest_, right, gap = gaps(x, y, book, label)
+        near_misses[model], nearest_, right, gap, near = gaps(
+            x, y, book, codebook.image_sqnorms, label
+        )
         print(f"{model}: near misses {json.dumps(near_misses[model])}", flush=True)
         for g in args.gaps:
             pick = torch.where(gap < g, right, nearest_)
             recon = book[pick].float().view_as(x)
             name = f"{model}, a misread digit within a gap of {g} takes the entry of its digit"
             rows.append({"row": name, **scores(recon, x, y, judges), "gap": g})
-            rows[-1]["digits moved"] = int(((gap > 0) & (gap < g)).sum())
+            rows[-1]["digits moved"] = int((near & (gap < g)).sum())
             print(json.dumps(rows[-1]), flush=True)
     keys = [k for k in rows[0] if k != "row"]  # the clean row: the measures every row has
     print("| codebook | " + " | ".join(keys) + " |")

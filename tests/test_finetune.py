@@ -113,13 +113,19 @@ def test_bad_settings_are_refused():
             FinetuneConfig(margin_weight=bad, perceptual_net="x")
     with pytest.raises(ModelError, match="margin_weight needs perceptual_net"):
         FinetuneConfig(margin_weight=0.5)
+    with pytest.raises(ModelError, match="margin_probe must be one of copies, training"):
+        FinetuneConfig(margin_probe="test")
+    with pytest.raises(ModelError, match="it needs margin_weight"):
+        FinetuneConfig(margin_probe="training")
+    with pytest.raises(ModelError, match="margin term searches the exact codebook"):
+        FinetuneConfig(margin_weight=1.0, perceptual_net="x", search="hybrid")
     with pytest.raises(ModelError, match="topk must be an integer >= 1"):
         FinetuneConfig(topk=0, search="hybrid")
     with pytest.raises(ModelError, match="topk must be <= 4096"):
         FinetuneConfig(topk=10**6, search="hybrid")
     with pytest.raises(ModelError, match="needs search='hybrid'"):
         FinetuneConfig(topk=16)  # the exact search has no shortlist
-    newer = ("balanced", "ssim_weight", "topk", "precision_weight", "margin_weight")
+    newer = ("balanced", "ssim_weight", "topk", "precision_weight", "margin_weight", "margin_probe")
     old = {k: v for k, v in CFG.__dict__.items() if k not in newer}  # a run from before them
     assert FinetuneConfig.from_dict(old) == CFG
 
@@ -418,29 +424,47 @@ def test_misread_pairs_finds_the_nearest_entry_of_the_right_class():
     labels[1] = read[1, j]
     absent = [c for c in range(10) if c not in read[4].tolist()][0]
     labels[4] = absent  # row 4: no candidate of its class
-    n, rows, plus, minus = misread_pairs(
-        lg.generator, lg.prf, net, cand, labels, torch.device("cpu")
-    )
+    cpu = torch.device("cpu")
+    none = misread_pairs(lg.generator, lg.prf, net, cand, read[:, 0], cpu)
+    assert none[0] == 0 and [len(t) for t in none[1:]] == [0, 0, 0]  # every row read right
+    n, rows, plus, minus = misread_pairs(lg.generator, lg.prf, net, cand, labels, cpu)
     assert n == 2 and rows.tolist() == [1]
     assert plus.tolist() == [int(cand[1, j])] and minus.tolist() == [int(cand[1, 0])]
 
 
-def test_the_margin_term_sets_misread_copies_right(tmp_path):
-    """LVQ on the codebook: a round with the margin term records how many warped copies of the
-    training digits had a nearest entry the CNN reads as another digit, trains the pairs it
-    found, and ends with most of them set right (the entry of their own digit the nearer)."""
+def test_without_own_drops_each_rows_own_seed_and_keeps_the_order():
+    from seedembed.train.codebook import without_own
+
+    cand = torch.tensor([[7, 3, 9, 1], [4, 5, 6, 8], [2, 0, 3, 1]])
+    own = torch.tensor([7, 6, 5])  # first, third, absent
+    assert without_own(cand, own).tolist() == [[3, 9, 1], [4, 5, 8], [2, 0, 3]]
+
+
+def test_the_margin_term_sets_misread_stand_ins_right(tmp_path):
+    """LVQ on the codebook: a round with the margin term records how many stand-ins for unseen
+    digits (warped copies, or the training digits without their own entry) had a nearest entry
+    the CNN reads as another digit, trains the pairs it found, and ends with most of them set
+    right (the entry of their own digit the nearer)."""
     _mnist_or_skip()
     from seedembed.zoo import CLASSIFIER, ZOO_DIR
 
     base = dict(rounds=1, epochs_per_round=4, batch_size=64, limit=1024, eval_images=0,
                 d_warmup_steps=2, lr=5e-4, perceptual_net=str(ZOO_DIR / CLASSIFIER))  # fmt: skip
+    runs = {
+        "none": {},
+        "copies": {"margin_weight": 1.0},
+        "training": {"margin_weight": 1.0, "margin_probe": "training"},
+    }
     hist = {}
-    for w in (0.0, 1.0):
-        cfg = FinetuneConfig(**base, margin_weight=w)
-        finetune_codebook("mnist-5101", tmp_path / f"m{w}", cfg, progress=False)
-        hist[w] = json.loads((tmp_path / f"m{w}" / HISTORY).read_text())["history"]
-    first = hist[1.0][0]
-    assert "margin_pairs" not in hist[0.0][0]
-    assert 0.05 < first["probes_misread"] < 0.5  # mnist-5101: about a quarter
-    assert 0 < first["margin_pairs"] <= first["probes_misread"] * 1024
-    assert first["margin_fixed"] > 0.5, first  # measured: all 227
+    for name, extra in runs.items():
+        cfg = FinetuneConfig(**base, **extra)
+        finetune_codebook("mnist-5101", tmp_path / name, cfg, progress=False)
+        hist[name] = json.loads((tmp_path / name / HISTORY).read_text())["history"]
+    assert "margin_pairs" not in hist["none"][0]
+    for name in ("copies", "training"):
+        first = hist[name][0]
+        assert 0.05 < first["probes_misread"] < 0.5, first  # mnist-5101: a quarter, a tenth
+        assert 0 < first["margin_pairs"] <= first["probes_misread"] * 1024
+        assert first["margin_fixed"] > 0.5, first
+    # a training digit searched without its own entry is another stand-in than its copy
+    assert hist["training"][0]["probes_misread"] != hist["copies"][0]["probes_misread"]

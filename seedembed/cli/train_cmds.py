@@ -215,9 +215,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=nonneg_float,
         default=0.0,
         metavar="W",
-        help="weight of the LVQ margin: each round, warped copies of the training digits whose "
-        "nearest entry --perceptual-net reads as another digit pull the nearest entry of their "
-        "own digit closer than that one (0: off; labelled data sets only)",
+        help="weight of the LVQ margin: each round, stand-ins for unseen digits (--margin-probe) "
+        "whose nearest entry --perceptual-net reads as another digit pull the nearest entry of "
+        "their own digit closer than that one (0: off; labelled data sets only)",
     )
     p.add_argument(
         "--margin-probe",
@@ -237,7 +237,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--perceptual-net",
         metavar="DIR",
-        help="digit classifier folder for the perceptual, class and confidence terms "
+        help="digit classifier folder for the perceptual, class, confidence and margin terms "
         "(train one with `seedembed train-classifier --seed 1`; not the judging classifier)",
     )
     p.add_argument(

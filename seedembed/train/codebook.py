@@ -163,6 +163,14 @@ class FinetuneConfig:
             raise ModelError(
                 f"margin_probe must be one of {', '.join(MARGIN_PROBES)}, got {self.margin_probe!r}"
             )
+        if self.margin_probe != "copies" and not self.margin_weight:
+            raise ModelError(
+                "margin_probe chooses the margin term's stand-ins: it needs margin_weight"
+            )
+        if self.margin_weight and self.search != "image":
+            raise ModelError(
+                "the margin term searches the exact codebook every round: it needs search='image'"
+            )
         if self.search not in ASSIGN_SEARCHES:
             raise ModelError(
                 f"search must be one of {', '.join(ASSIGN_SEARCHES)}, got {self.search!r}"
@@ -195,8 +203,7 @@ class Assignment:
     test_ssim: float | None
     seconds: float
     test_accuracy: float | None = None
-    probe_seeds: torch.Tensor | None = None
-    probe_sqdist: torch.Tensor | None = None
+    probe_seeds: torch.Tensor | None = None  # (N, MARGIN_K) nearest seeds of assign's probe
 
 
 def assign(
@@ -221,8 +228,8 @@ def assign(
     accuracy of the evaluation reconstructions: MSE alone hides a blurred 4 that reads as a 9.
     ``balanced`` gives the training images seeds by :func:`balanced_seeds` instead of each its
     nearest (the evaluation images keep the exact search: that is what the codec does).
-    ``probe`` (images) adds the seeds of each one's ``MARGIN_K`` nearest entries and their
-    squared distances, ascending (the margin term's candidates).
+    ``probe`` (images) adds the seeds of each one's ``MARGIN_K`` nearest entries, nearest
+    first (the margin term's candidates).
 
     The codebook is built in ``cache_dir`` and deleted afterwards: it is stale after the next
     update, and it is 1.8 GiB for m = 524287 digits.
@@ -239,7 +246,7 @@ def assign(
             z = torch.cat([inverse(b.to(device)).float().cpu() for b in x.split(1024)])
         return find_seeds(x, **{**kw, "strategy": "hybrid", "latents": z, "topk": topk})
 
-    probe_seeds = probe_sqdist = None
+    probe_seeds = None
     try:
         if balanced or probe is not None:
             book = cb.load_codebook(
@@ -248,8 +255,7 @@ def assign(
         if probe is not None:
             q = probe.flatten(1).to(device, torch.float32)
             with cb.exact_fp32():
-                probe_sqdist, probe_seeds = smallest_k(q, book.images, book.image_sqnorms, MARGIN_K)
-            probe_sqdist, probe_seeds = probe_sqdist.cpu(), probe_seeds.cpu()
+                probe_seeds = smallest_k(q, book.images, book.image_sqnorms, MARGIN_K)[1].cpu()
         if balanced:  # a full pass over the codebook per block of targets, not the shortlist
             seeds, sq = balanced_seeds(train_x.flatten(1), book.images, book.image_sqnorms)
             train_mse = float(sq.mean()) / train_x[0].numel()
@@ -277,7 +283,6 @@ def assign(
         time.perf_counter() - t0,
         test_accuracy,
         probe_seeds,
-        probe_sqdist,
     )
 
 
@@ -300,11 +305,13 @@ def misread_pairs(
     c, size = G.config.channels, G.config.image_size
 
     def read(s: torch.Tensor) -> torch.Tensor:
+        if not len(s):  # no row misread: nothing to render (split() would give one empty part)
+            return torch.empty(0, dtype=torch.long)
         out = [
             net((cb.render(G, prf, part, device).view(-1, c, size, size) + 1) / 2).argmax(1).cpu()
             for part in s.split(chunk)
         ]
-        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+        return torch.cat(out)
 
     misread = (read(seeds[:, 0]) != labels).nonzero().squeeze(1)
     rest = seeds[misread, 1:]
@@ -485,7 +492,7 @@ def finetune_codebook(
     geometry = (src.model_config.channels, src.model_config.image_size)
     if config.perceptual_net and geometry != (1, 28):
         raise ModelError(
-            f"the perceptual, class and confidence terms use a digit CNN (1x28x28 images); "
+            f"the perceptual, class, confidence and margin terms use a digit CNN (1x28x28 images); "
             f"model {str(model)!r} makes {geometry[0]}x{geometry[1]}x{geometry[1]} images"
         )
     if resume:
@@ -693,7 +700,7 @@ def finetune_codebook(
                     d_plus = (G(margin_z[0][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
                     with torch.no_grad():  # the wrong entry stays: it is right for its own
                         d_minus = (G(margin_z[1][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
-                    mu = (d_plus - d_minus) / (d_plus + d_minus)
+                    mu = (d_plus - d_minus) / (d_plus + d_minus).clamp_min(1e-12)
                     margin = F.relu(mu + MARGIN_DELTA).mean()
                     loss = loss + config.margin_weight * margin
                 if config.ssim_weight:
