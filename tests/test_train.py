@@ -151,6 +151,16 @@ def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
     save_file({"x": torch.zeros(1)}, str(tmp_path / "checkpoint.safetensors"))
     with pytest.raises(CheckpointError, match="not a readable"):
         read_checkpoint(tmp_path)
+    # cut short (the header promises more data than the file holds), or a header not a dict:
+    # one clear error, never safetensors' own RuntimeError
+    path = tmp_path / "checkpoint.safetensors"
+    save_file({"x": torch.zeros(4)}, str(path), metadata={"seedembed": "{}"})
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(CheckpointError, match="not a readable"):
+        read_checkpoint(tmp_path)
+    path.write_bytes((2).to_bytes(8, "little") + b"[]")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        read_checkpoint(tmp_path)
 
 
 # -- the loop ----------------------------------------------------------------------------------

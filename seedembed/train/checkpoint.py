@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save
+from safetensors.torch import load, load_file, safe_open, save
 
 from seedembed.errors import CheckpointError
 
@@ -157,13 +157,21 @@ def read_checkpoint(out_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
 def read_tensors_and_state(
     path: Path, fmt: str, what: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A safetensors file whose JSON state rides in its metadata, checked to be of ``fmt``."""
+    """A safetensors file whose JSON state rides in its metadata, checked to be of ``fmt``.
+
+    The file is read once, and tensors and state are taken from those bytes: a run replaces its
+    checkpoint every few steps (a rename), and opening the path twice, or safetensors opening it
+    for the header and again to map it, could pair one version's header with another's data.
+    """
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
+        data = path.read_bytes()
+        size = int.from_bytes(data[:8], "little")  # the format: u64 header size, JSON header
+        if len(data) < 8 or size > len(data) - 8:
+            raise ValueError(f"header of {size} bytes in a file of {len(data)}")
+        meta = json.loads(data[8 : 8 + size]).get("__metadata__") or {}
+        tensors = load(data)
         state = json.loads(meta["seedembed"])
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+    except (SafetensorError, OSError, KeyError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{str(path)!r} is not a readable {what}: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != fmt:
         found = state.get("format") if isinstance(state, dict) else None
