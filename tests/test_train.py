@@ -158,9 +158,14 @@ def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(CheckpointError, match="not a readable"):
         read_checkpoint(tmp_path)
-    path.write_bytes((2).to_bytes(8, "little") + b"[]")
-    with pytest.raises(CheckpointError, match="not a readable"):
-        read_checkpoint(tmp_path)
+    assert (
+        ckpt.read_checkpoint_state(tmp_path) == {}
+    )  # the header alone is whole: --resume reads it
+    for bad in ((2).to_bytes(8, "little") + b"[]", (99).to_bytes(8, "little") + b"{}", b"\x01"):
+        path.write_bytes(bad)  # a header not a dict, one cut short, no header at all
+        for read in (read_checkpoint, ckpt.read_checkpoint_state):
+            with pytest.raises(CheckpointError, match="not a readable"):
+                read(tmp_path)
 
 
 # -- the loop ----------------------------------------------------------------------------------

@@ -13,15 +13,16 @@ Nothing is pickled: loading never runs code from a file.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, load_file, safe_open, save
+from safetensors.torch import load, load_file, save
 
 from seedembed.errors import CheckpointError
 
@@ -154,6 +155,17 @@ def read_checkpoint(out_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     return read_tensors_and_state(path, FORMAT, "seedembed checkpoint")
 
 
+def _metadata(f: BinaryIO) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file read from ``f`` (at its start) by one handle:
+    u64 header size, then the JSON header. ValueError or AttributeError when it is not one."""
+    head = f.read(8)
+    size = int.from_bytes(head, "little")
+    header = f.read(size) if len(head) == 8 else b""
+    if len(head) < 8 or len(header) < size:
+        raise ValueError(f"a header of {size} bytes that the file does not hold")
+    return json.loads(header).get("__metadata__") or {}
+
+
 def read_tensors_and_state(
     path: Path, fmt: str, what: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -165,10 +177,7 @@ def read_tensors_and_state(
     """
     try:
         data = path.read_bytes()
-        size = int.from_bytes(data[:8], "little")  # the format: u64 header size, JSON header
-        if len(data) < 8 or size > len(data) - 8:
-            raise ValueError(f"header of {size} bytes in a file of {len(data)}")
-        meta = json.loads(data[8 : 8 + size]).get("__metadata__") or {}
+        meta = _metadata(io.BytesIO(data))
         tensors = load(data)
         state = json.loads(meta["seedembed"])
     except (SafetensorError, OSError, KeyError, ValueError, AttributeError) as exc:
@@ -238,9 +247,9 @@ def read_checkpoint_state(out_dir: Path) -> dict[str, Any]:
             f"no checkpoint in {str(out_dir)!r} to resume (expected {CHECKPOINT})"
         )
     try:
-        with safe_open(str(path), framework="pt") as f:
-            state = json.loads((f.metadata() or {})["seedembed"])
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+        with path.open("rb") as f:  # one handle: a run may be replacing the file meanwhile
+            state = json.loads(_metadata(f)["seedembed"])
+    except (OSError, KeyError, ValueError, AttributeError) as exc:
         raise CheckpointError(
             f"{str(path)!r} is not a readable seedembed checkpoint: {exc}"
         ) from None
