@@ -428,6 +428,11 @@ def without_own(cand: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
     return cand.gather(1, order)[:, :-1]
 
 
+def _sqdist(G: torch.nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per row, the mean squared distance between G's image of latent ``z`` and image ``x``."""
+    return (G(z).flatten(1) - x.flatten(1)).pow(2).mean(1)
+
+
 @torch.no_grad()
 def _fixed_share(
     G: torch.nn.Module,
@@ -442,8 +447,8 @@ def _fixed_share(
         return None
     nearer = 0
     for lo in range(0, len(x), chunk):
-        xb = x[lo : lo + chunk].to(device).flatten(1)
-        d = [(G(zz[lo : lo + chunk].to(device)).flatten(1) - xb).pow(2).sum(1) for zz in z]
+        xb = x[lo : lo + chunk].to(device)
+        d = [_sqdist(G, zz[lo : lo + chunk].to(device), xb) for zz in z]
         nearer += int((d[0] < d[1]).sum())
     return nearer / len(x)
 
@@ -696,10 +701,10 @@ def finetune_codebook(
                         margin_order[: config.batch_size],
                         margin_order[config.batch_size :],
                     )
-                    xm = margin_x[pick].to(dev).flatten(1)
-                    d_plus = (G(margin_z[0][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
+                    xm = margin_x[pick].to(dev)
+                    d_plus = _sqdist(G, margin_z[0][pick].to(dev), xm)
                     with torch.no_grad():  # the wrong entry stays: it is right for its own
-                        d_minus = (G(margin_z[1][pick].to(dev)).flatten(1) - xm).pow(2).mean(1)
+                        d_minus = _sqdist(G, margin_z[1][pick].to(dev), xm)
                     mu = (d_plus - d_minus) / (d_plus + d_minus).clamp_min(1e-12)
                     margin = F.relu(mu + MARGIN_DELTA).mean()
                     loss = loss + config.margin_weight * margin
