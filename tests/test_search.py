@@ -3,6 +3,7 @@ strategies, the codebook cache (built once, verified, rebuilt when damaged) and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -235,6 +236,57 @@ def test_spot_check_catches_rows_that_are_not_the_model(tmp_path):
     cbmod._LOADED.clear()
     with pytest.raises(SearchError, match="re-rendered rows differ"):
         load_codebook(g, p, fp, tmp_path, build=False)
+
+
+def test_spot_check_rows_are_fixed_by_the_fingerprint(tmp_path, monkeypatch):
+    """The same rows on every load: a codebook is accepted or refused the same way each time."""
+    g, p, fp = _tiny()
+    path = build_codebook(g, p, fp, tmp_path, progress=False)
+    asked = []
+    real = cbmod.render
+    monkeypatch.setattr(cbmod, "render", lambda gen, prf, rows, dev: asked.append(rows.tolist())
+                        or real(gen, prf, rows, dev))  # fmt: skip
+    book = cbmod._map(path, cbmod._check(path, fp, full=False))
+    for _ in range(3):
+        cbmod._spot_check(book, g, p)
+    assert len(asked) == 3 and asked[0] == asked[1] == asked[2]
+    assert len(set(asked[0])) == cbmod.SPOT_ROWS
+    other = build_codebook(g, p, "cd" * 32, tmp_path, progress=False)
+    cbmod._spot_check(cbmod._map(other, cbmod._check(other, "cd" * 32, full=False)), g, p)
+    assert asked[3] != asked[0]
+
+
+def test_a_codebook_rebuilt_by_another_process_while_waiting_is_not_built_again(
+    tmp_path, monkeypatch
+):
+    g, p, fp = _tiny()
+    other, _, _ = _tiny(seed=1)
+    build_codebook(other, p, fp, tmp_path, progress=False)  # wrong weights: must be rebuilt
+    cbmod._LOADED.clear()
+    builds = []
+    real_build, real_lock = cbmod.build_codebook, cbmod.build_lock
+
+    def counted_build(*args, **kwargs):
+        builds.append(args[2])
+        return real_build(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def lock_after_another_build(path):
+        real_build(g, p, fp, tmp_path, progress=False)  # the process that held the lock
+        with real_lock(path):
+            yield
+
+    monkeypatch.setattr(cbmod, "build_codebook", counted_build)
+    monkeypatch.setattr(cbmod, "build_lock", lock_after_another_build)
+    book = load_codebook(g, p, fp, tmp_path)
+    assert builds == [] and book.fingerprint == fp
+    assert torch.allclose(book.images[[7]].float(), generate(g, p, [7]).flatten(1), atol=1e-6)
+    # without another builder, the waiting process builds it itself
+    build_codebook(other, p, fp, tmp_path, progress=False)
+    cbmod._LOADED.clear()
+    monkeypatch.setattr(cbmod, "build_lock", real_lock)
+    load_codebook(g, p, fp, tmp_path)
+    assert builds == [fp]
 
 
 def test_a_codebook_that_does_not_fit_on_the_disk_is_refused_before_rendering(

@@ -451,3 +451,28 @@ def test_existing_run_needs_resume_and_same_setup(tmp_path, mnist_root, capsys):
     bad_seed = ["generate", "--model", str(out), "--seeds", "600000", "-o", str(tmp_path / "g.png")]
     assert main(bad_seed) == 2
     assert "outside the seed space" in capsys.readouterr().err
+
+
+def test_trainers_leave_the_callers_rng_alone(tmp_path, mnist_root):
+    """A seed fixes a run's initial weights; it does not reset the global RNG of the program that
+    called the trainer (they used to call torch.manual_seed on it)."""
+    from seedembed.baselines.autoencoder import train_autoencoder
+    from seedembed.train.classifier import train_classifier
+
+    opts = RunOptions(max_steps=1, data_root=str(mnist_root), samples=False, **QUIET)
+    images = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    runs = {
+        "train_gan": lambda: train_gan(tiny_config(), tmp_path / "g", options=opts),
+        "train_classifier": lambda: train_classifier(
+            tmp_path / "c", data_root=str(mnist_root), epochs=1, limit=64, width=4
+        ),
+        "train_autoencoder": lambda: train_autoencoder(images, 7, epochs=1, batch_size=8),
+    }
+    for name, run in runs.items():
+        torch.manual_seed(1234)
+        torch.rand(5)
+        run()
+        after = torch.rand(3)
+        torch.manual_seed(1234)
+        torch.rand(5)
+        assert torch.equal(after, torch.rand(3)), name

@@ -114,10 +114,11 @@ def train_autoencoder(
     epochs, batch, lr = int(cfg["epochs"]), int(cfg["batch_size"]), float(cfg["lr"])
     if epochs < 1 or batch < 1 or not lr > 0:
         raise ModelError(f"autoencoder training needs epochs, batch_size >= 1 and lr > 0: {cfg}")
-    torch.manual_seed(int(cfg["seed"]))
     _, channels, size, _ = images.shape
     dev = torch.device(device)
-    net = ConvAutoencoder(latent_dim, int(cfg["width"]), channels, size).to(dev)
+    with torch.random.fork_rng(devices=[]):  # the seed fixes the weights, not the caller's RNG
+        torch.manual_seed(int(cfg["seed"]))
+        net = ConvAutoencoder(latent_dim, int(cfg["width"]), channels, size).to(dev)
     images = images.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps_per_epoch = -(-len(images) // batch)

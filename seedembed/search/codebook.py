@@ -21,11 +21,13 @@ for m = 524287, memory-mapped, so only the rows a search touches are read).
 Verification: the header names the fingerprint, geometry, sizes and a SHA-256 of all sections.
 The hash is checked after every change of the file (size or mtime differ from the stamp in
 ``<file>.verified``), so an edited, truncated or foreign file is detected and rebuilt while a
-warm load stays fast; every load also re-renders a few random rows and compares them.
+warm load stays fast; every load also re-renders a few rows (the same ones for one fingerprint)
+and compares them.
 
 Concurrency: builds hold an exclusive lock on ``<file>.lock`` (``fcntl.flock``; where it does
 not exist, as on Windows, builds are unlocked but still atomic), and a process that waited for
-the lock first checks whether the codebook it wanted now exists. Several processes encoding at
+the lock first checks whether another process replaced the file meanwhile, and if so verifies
+that file instead of building again. Several processes encoding at
 once therefore build it once and all map the same file; readers never need the lock, because the
 file only ever appears whole (written under a temporary name and renamed).
 """
@@ -525,8 +527,8 @@ def load_codebook(
     """The verified codebook of a model, built (or rebuilt when corrupt or foreign) if needed.
 
     Verification: header, size and checksum (see the module doc) plus a spot check that
-    re-renders :data:`SPOT_ROWS` random rows. A verified load is remembered for the process.
-    With ``build=False`` a missing or bad cache raises :class:`SearchError`.
+    re-renders :data:`SPOT_ROWS` rows chosen by the fingerprint. A verified load is remembered
+    for the process. With ``build=False`` a missing or bad cache raises :class:`SearchError`.
     """
     prf = prf_mod.get(prf)
     path = codebook_path(fingerprint, cache_dir)
@@ -551,10 +553,11 @@ def load_codebook(
                 raise SearchError(
                     f"{exc} (run `seedembed cache build` to make the codebook)"
                 ) from None
-            stale = codebook_status(fingerprint, cache_dir).ok  # whole, but not this model's
+            seen = _file_id(path)  # the file this process found wanting
             with build_lock(path):
-                # another process may have built it while this one waited for the lock
-                if stale or not codebook_status(fingerprint, cache_dir).ok:
+                # another process may have rebuilt it while this one waited for the lock: then
+                # the file is a new one, and the next attempt verifies it instead of building
+                if _file_id(path) == seen:
                     build_codebook(
                         generator, prf, fingerprint, cache_dir, device=device, progress=progress
                     )
@@ -587,8 +590,19 @@ def forget(fingerprint: str, cache_dir: str | os.PathLike | None = None) -> None
         p.unlink(missing_ok=True)
 
 
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """Which file is at ``path`` (builds replace it by a rename, so a rebuilt one differs)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _spot_check(book: Codebook, generator: nn.Module, prf: prf_mod.Prf) -> None:
-    rng = np.random.default_rng()
+    """Re-render :data:`SPOT_ROWS` rows chosen by the fingerprint: the same rows on every load,
+    so a codebook is accepted or refused the same way every time."""
+    rng = np.random.default_rng(list(hashlib.sha256(book.fingerprint.encode()).digest()))
     rows = torch.from_numpy(rng.choice(book.count, min(SPOT_ROWS, book.count), replace=False))
     param_device = next(generator.parameters()).device
     fresh = render(generator, prf, rows, param_device).cpu()

@@ -69,8 +69,9 @@ def train_classifier(
     train, test = Mnist(data_root, train=True), Mnist(data_root, train=False)
     x, y = train.as_uint8()[:limit].float().div_(255), train.targets[:limit]
     xt, yt = test.as_uint8().float().div_(255).to(dev), test.targets.to(dev)
-    torch.manual_seed(seed)
-    net = DigitClassifier(width, arch).to(dev)
+    with torch.random.fork_rng(devices=[]):  # the seed fixes the weights, not the caller's RNG
+        torch.manual_seed(seed)
+        net = DigitClassifier(width, arch).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = max(1, epochs * math.ceil(len(x) / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(

@@ -217,9 +217,10 @@ def _train(
     stop_at = total_steps if options.max_steps is None else min(total_steps, options.max_steps)
 
     # -- networks, optimisers, EMA -------------------------------------------------------------
-    torch.manual_seed(config.seed)  # same initial weights on every rank
-    G = build_generator(mcfg).to(device)
-    D = Discriminator(mcfg).to(device)
+    with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
+        torch.manual_seed(config.seed)  # same initial weights on every rank
+        G = build_generator(mcfg).to(device)
+        D = Discriminator(mcfg).to(device)
     if channels_last:
         G = G.to(memory_format=torch.channels_last)
         D = D.to(memory_format=torch.channels_last)
