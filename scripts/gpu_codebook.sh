@@ -25,7 +25,11 @@
 #           (pP0; one round on the CPU: MSE 0.0809 -> 0.0780 and SSIM 0.817 -> 0.822 with it);
 #           and the leave-one-out margin term (--margin-weight 1 --margin-probe training) alone
 #           (pM1) and beside the precision term (pP1M1): on the CPU one round of it set 84% of
-#           its pairs right and left the accuracy at 0.940, so several rounds are the question.
+#           its pairs right and left the accuracy at 0.940, so several rounds are the question;
+#           beside them two plain GANs of the reference's 60 epochs, judged as they are: the
+#           fully connected generator (rMlp, --generator mlp --minibatch-std; on the CPU it
+#           covered the test digits far worse than the DCGAN at equal steps) and the DCGAN with
+#           the same minibatch-stddev D (rMbs), its one-factor control.
 # Lanes run side by side (small networks: a step is bound by Python's per-op overhead, so one GPU
 # serves several processes); every fine-tuning gets a wall-time budget (--max-seconds) so that the
 # lanes end near END seconds (a budget lets the first round of a call run whatever it costs, so a
@@ -37,7 +41,7 @@
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_codebook.sh
 # Each lane's models go into $OUT as the lane ends, so a call that times out still returns them.
 # QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first; ONLY="NAME..."
-# runs only the fine-tuning lanes named (a short call).
+# runs only the lanes named (a short call).
 QUICK=${QUICK:-0} PLAN=${PLAN:-recipe}
 case $PLAN in judges | wide | recipe | precision) ;;
   *) echo "PLAN must be judges, wide, recipe or precision" >&2; exit 2 ;;
@@ -78,6 +82,7 @@ judge() {  # run name: exact image search of the 10,000 test digits, read by the
 }
 gan() {  # name, train-gan flags, fine-tuning flags (each one quoted string; "-": judge the GAN
   local n=$1  # as it is instead of fine-tuning it)
+  case " ${ONLY:-$n} " in *" $n "*) ;; *) return ;; esac
   timeout -s TERM $GAN_S $S train-gan --dataset mnist --prf $GPRF --schedule 2steps \
     --data-root $D --device $DEV --out $R/$n --no-progress --no-tensorboard --log-every 2000 \
     $GX $2 > $L/$n.log 2>&1
@@ -146,6 +151,8 @@ elif [ "$PLAN" = precision ]; then
   ft pGan $FTG $FTG $P1 & PIDS+=($!)
   ft pM1 $FTM $FTM --margin-weight 1 --margin-probe training --perceptual-weight 0.05 & PIDS+=($!)
   ft pP1M1 $FTM $FTM $P1 --margin-weight 1 --margin-probe training & PIDS+=($!)
+  gan rMlp "--batch-size 1024 --epochs 60 --generator mlp --minibatch-std" - & PIDS+=($!)
+  gan rMbs "--batch-size 1024 --epochs 60 --minibatch-std" - & PIDS+=($!)
 else  # wide
   gan gan128 "--g-width 128 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)
   gan gan256 "--g-width 256 --batch-size 1024 --epochs 200" "--augment 15 $TERMS" & PIDS+=($!)

@@ -12,6 +12,7 @@ from seedembed.errors import CheckpointError, DataError, ModelError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from seedembed.models.config import GENERATORS
     from seedembed.train.config import SCHEDULES
 
     p = sub.add_parser(
@@ -70,9 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument(
         "--generator",
-        choices=("dcgan", "style"),
-        help="generator architecture: dcgan (default) or style (mapping network + modulated "
-        "convolutions, no noise inputs; train it with --minibatch-std: docs/training.md)",
+        choices=GENERATORS,
+        help="generator architecture: dcgan (default), style (mapping network + modulated "
+        "convolutions, no noise inputs; train it with --minibatch-std: docs/training.md) or mlp "
+        "(fully connected, hidden widths 4, 8, 16 x --g-width)",
     )
     g.add_argument(
         "--ema-half-life",

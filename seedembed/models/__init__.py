@@ -8,14 +8,15 @@ from seedembed.models.dcgan import Discriminator, Generator
 from seedembed.models.ema import ema_beta, make_ema, update_ema
 from seedembed.models.generate import generate, image_grid, save_grid
 from seedembed.models.inverse import InverseConfig, InverseGenerator
+from seedembed.models.mlp import MlpGenerator
 from seedembed.models.style import StyleGenerator
 from seedembed.models.summary import count_parameters, parameter_table
 
 
 def build_generator(config: GanConfig) -> nn.Module:
-    """The generator of ``config.generator``: :class:`Generator` (DCGAN) or
-    :class:`StyleGenerator`."""
-    return StyleGenerator(config) if config.generator == "style" else Generator(config)
+    """The generator of ``config.generator``: :class:`Generator` (DCGAN),
+    :class:`StyleGenerator` or :class:`MlpGenerator`."""
+    return {"style": StyleGenerator, "mlp": MlpGenerator}.get(config.generator, Generator)(config)
 
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Discriminator",
     "GanConfig",
     "Generator",
+    "MlpGenerator",
     "StyleGenerator",
     "build_generator",
     "InverseConfig",

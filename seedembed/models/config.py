@@ -36,8 +36,9 @@ def resolution_plan(image_size: int) -> tuple[int, int]:
     return s0, n
 
 
-#: generator architectures: the DCGAN (default) and the StyleGAN-style one (models/style.py)
-GENERATORS = ("dcgan", "style")
+#: generator architectures: the DCGAN (default), the StyleGAN-style one (models/style.py) and
+#: the fully connected one (models/mlp.py)
+GENERATORS = ("dcgan", "style", "mlp")
 
 
 @dataclass(frozen=True)
