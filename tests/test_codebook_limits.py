@@ -22,15 +22,24 @@ def _run(argv: list[str], monkeypatch) -> None:
     runpy.run_path(str(SCRIPT), run_name="__main__")
 
 
-def test_restricted_search_leaves_out_unconfident_entries(tmp_path, monkeypatch, one_thread):
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory, one_thread) -> dict:
+    """One run of the script on mnist-5101 with the shipped judge as the mask net: the thresholds
+    0 and 0.99, then the gaps 1e-9 and 100 (both tests read it; a run takes about 40 s)."""
     if not (Path(os.environ.get("SEEDEMBED_DATA", "/nonexistent")) / "MNIST" / "raw").is_dir():
         pytest.skip("no MNIST under SEEDEMBED_DATA")
-    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "rows.json"
+    tmp = tmp_path_factory.mktemp("limits")
+    out = tmp / "rows.json"
     argv = ["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "0", "0.99"]
-    _run([*argv, "--json", str(out)], monkeypatch)
-    doc = json.loads(out.read_text())
-    clean, full, all_entries, confident = doc["rows"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEEDEMBED_CACHE", str(tmp / "cache"))
+        _run([*argv, "--gaps", "1e-9", "100", "--json", str(out)], mp)
+    return json.loads(out.read_text())
+
+
+def test_restricted_search_leaves_out_unconfident_entries(rows):
+    doc = rows
+    clean, full, all_entries, confident = doc["rows"][:4]
     assert clean["acc shipped"] > 0.98
     assert sum(doc["entries_per_class"]["mnist-5101"]) == 5101
     # threshold 0 keeps every entry: the same exact search, the same reconstructions
@@ -38,22 +47,17 @@ def test_restricted_search_leaves_out_unconfident_entries(tmp_path, monkeypatch,
     assert all_entries["mse"] == pytest.approx(full["mse"], rel=1e-5)
     assert all_entries["acc shipped"] == pytest.approx(full["acc shipped"], abs=1e-4)
     # a strict threshold leaves entries out; an argmin over fewer entries is never closer
-    assert 0 < confident["entries"] < 5101
+    assert 0 < confident["entries"] < 5101 and confident["threshold"] == 0.99
     assert confident["mse"] > full["mse"]
     # with the judge itself as the mask net, only entries it reads surely are left: its accuracy
     # rises (a mask read on the wrong pixel scale would leave arbitrary entries)
     assert confident["acc shipped"] > full["acc shipped"]
 
 
-def test_near_misses_are_counted_and_moving_them_reads_right(tmp_path, monkeypatch, one_thread):
-    if not (Path(os.environ.get("SEEDEMBED_DATA", "/nonexistent")) / "MNIST" / "raw").is_dir():
-        pytest.skip("no MNIST under SEEDEMBED_DATA")
-    monkeypatch.setenv("SEEDEMBED_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "rows.json"
-    argv = ["--models", "mnist-5101", "--mask-net", str(JUDGE), "--thresholds", "0"]
-    _run([*argv, "--gaps", "1e-9", "100", "--json", str(out)], monkeypatch)
-    doc = json.loads(out.read_text())
-    _, full, _, tiny, wide = doc["rows"]
+def test_near_misses_are_counted_and_moving_them_reads_right(rows):
+    doc = rows
+    full, tiny, wide = doc["rows"][1], doc["rows"][4], doc["rows"][5]
+    assert len(doc["rows"]) == 6 and (tiny["gap"], wide["gap"]) == (1e-9, 100)
     near = doc["near_misses"]["mnist-5101"]
     # the judge is the mask net here: the digits it misreads are the ones the net finds misread
     # (up to a digit or two: the net reads stored entries, the judge fresh renders)
