@@ -41,7 +41,7 @@
 #   COMMIT=$(git rev-parse HEAD) bash scripts/gpu_codebook.sh
 # Each lane's models go into $OUT as the lane ends, so a call that times out still returns them.
 # QUICK=1 DEV=cpu runs the same pipeline in a few steps each, to check it here first; ONLY="NAME..."
-# runs only the lanes named (a short call).
+# runs only the lanes named (a short call; a GAN lane's fine-tuning, NAME-ft, runs only with NAME).
 QUICK=${QUICK:-0} PLAN=${PLAN:-recipe}
 case $PLAN in judges | wide | recipe | precision) ;;
   *) echo "PLAN must be judges, wide, recipe or precision" >&2; exit 2 ;;

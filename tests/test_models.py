@@ -150,6 +150,21 @@ def test_generate_is_per_seed_and_grid_has_expected_size(tmp_path):
 
 
 # -- the StyleGAN-style generator ----------------------------------------------------------
+def _built(cfg: GanConfig, cls: type) -> tuple:
+    """A generator of ``cfg`` (of class ``cls``), 5 latents and its images, checked for shape and
+    range."""
+    from seedembed.models import build_generator
+
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    assert isinstance(G, cls) and G.config == cfg
+    z = torch.rand(5, cfg.latent_length) * 2 - 1
+    x = G(z)
+    assert x.shape == (5, cfg.channels, cfg.image_size, cfg.image_size)
+    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
+    return G, z, x
+
+
 @pytest.mark.parametrize(
     "cfg",
     [
@@ -158,15 +173,9 @@ def test_generate_is_per_seed_and_grid_has_expected_size(tmp_path):
     ],
 )
 def test_style_generator_shapes_determinism_and_batch_independence(cfg):
-    from seedembed.models import StyleGenerator, build_generator
+    from seedembed.models import StyleGenerator
 
-    torch.manual_seed(0)
-    G = build_generator(cfg)
-    assert isinstance(G, StyleGenerator) and G.config == cfg
-    z = torch.rand(5, cfg.latent_length) * 2 - 1
-    x = G(z)
-    assert x.shape == (5, cfg.channels, cfg.image_size, cfg.image_size)
-    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
+    G, z, x = _built(cfg, StyleGenerator)
     # no noise inputs and no batch norm: a seed decodes to one image, whatever its batch or mode
     assert torch.allclose(G(z[2:3]), x[2:3], atol=1e-6)
     G.eval()
@@ -225,48 +234,18 @@ def test_style_generator_under_bf16_autocast_stays_close_to_fp32():
     ],
 )
 def test_mlp_generator_shapes_widths_and_inference_mode(cfg):
-    from seedembed.models import MlpGenerator, build_generator
+    from seedembed.models import MlpGenerator
 
-    torch.manual_seed(0)
-    G = build_generator(cfg)
-    assert isinstance(G, MlpGenerator) and G.config == cfg
+    G, z, _ = _built(cfg, MlpGenerator)
     widths = [m.out_features for m in G.modules() if isinstance(m, nn.Linear)]
     pixels = cfg.channels * cfg.image_size**2
     assert widths == [4 * cfg.g_width, 8 * cfg.g_width, 16 * cfg.g_width, pixels]
-    z = torch.rand(5, cfg.latent_length) * 2 - 1
-    x = G(z)
-    assert x.shape == (5, cfg.channels, cfg.image_size, cfg.image_size)
-    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
+    with pytest.raises(ModelError, match="batch norm needs batch_size >= 2"):
+        TrainConfig(model=cfg, batch_size=1)
     # the codec renders in inference mode: one seed, one image, whatever its batch
     G.eval()
     with torch.no_grad():
         assert torch.allclose(G(z[2:3]), G(z)[2:3], atol=1e-6)
-
-
-def test_mlp_generator_trains_loads_and_round_trips(tmp_path, capsys):
-    """train-gan --generator mlp -> a model folder the codec loads; its own images come back as
-    their seeds through the exact image search."""
-    from fake_data import write_fake_mnist
-
-    import seedembed
-    from seedembed.cli import main
-    from seedembed.models import MlpGenerator
-    from seedembed.zoo import load_generator
-
-    root = write_fake_mnist(tmp_path / "data", n_train=128, n_test=8)
-    out = tmp_path / "run"
-    args = ["train-gan", "--generator", "mlp", "--width", "8", "--prf", "lcg-5101"]
-    args += ["--batch-size", "32", "--max-steps", "6", "--data-root", str(root)]
-    args += ["--out", str(out), "--no-progress", "--no-tensorboard", "--device", "cpu"]
-    assert main(args) == 0
-    loaded = load_generator(out)
-    assert isinstance(loaded.generator, MlpGenerator)
-    assert loaded.config["train"]["model"]["generator"] == "mlp"
-    codec = seedembed.load(out)
-    seeds = torch.tensor([3, 1000, 4321])
-    enc = codec.encode(codec.decode(seeds), search="image", cache_dir=tmp_path / "cache")
-    assert enc.seeds[:, 0].tolist() == seeds.tolist()
-    capsys.readouterr()
 
 
 def test_the_generator_choice_is_in_the_config_only_when_not_the_default():
@@ -309,26 +288,27 @@ def test_minibatch_std_is_an_opt_in_feature_of_d_kept_within_each_part():
     assert torch.allclose(minibatch_std(feats[:1])[:, -1], torch.full((1, 2, 2), 1e-4))
 
 
-def test_style_generator_trains_loads_and_round_trips(tmp_path, capsys):
-    """train-gan --generator style -> a model folder every command takes; its own images come
+@pytest.mark.parametrize("name", ["style", "mlp"])
+def test_a_generator_trains_loads_and_round_trips(tmp_path, capsys, name):
+    """train-gan --generator NAME -> a model folder every command takes; its own images come
     back as their seeds through the exact image search."""
     from fake_data import write_fake_mnist
 
     import seedembed
     from seedembed.cli import main
-    from seedembed.models import StyleGenerator
+    from seedembed.models import MlpGenerator, StyleGenerator
     from seedembed.zoo import load_generator
 
     root = write_fake_mnist(tmp_path / "data", n_train=128, n_test=8)
     out = tmp_path / "run"
-    args = ["train-gan", "--generator", "style", "--minibatch-std", "--width", "8"]
+    args = ["train-gan", "--generator", name, "--minibatch-std", "--width", "8"]
     args += ["--prf", "lcg-5101"]
     args += ["--batch-size", "32", "--max-steps", "6", "--data-root", str(root)]
     args += ["--out", str(out), "--no-progress", "--no-tensorboard", "--device", "cpu"]
     assert main(args) == 0
     loaded = load_generator(out)
-    assert isinstance(loaded.generator, StyleGenerator)
-    assert loaded.config["train"]["model"]["generator"] == "style"
+    assert isinstance(loaded.generator, {"style": StyleGenerator, "mlp": MlpGenerator}[name])
+    assert loaded.config["train"]["model"]["generator"] == name
     assert loaded.config["train"]["model"]["minibatch_std"] is True
     codec = seedembed.load(out)
     seeds = torch.tensor([3, 1000, 4321])

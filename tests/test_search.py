@@ -281,12 +281,24 @@ def test_a_codebook_rebuilt_by_another_process_while_waiting_is_not_built_again(
     book = load_codebook(g, p, fp, tmp_path)
     assert builds == [] and book.fingerprint == fp
     assert torch.allclose(book.images[[7]].float(), generate(g, p, [7]).flatten(1), atol=1e-6)
+    # deleted while this process waited: it looks again, then builds it itself
+    build_codebook(other, p, fp, tmp_path, progress=False)
+    cbmod._LOADED.clear()
+
+    @contextlib.contextmanager
+    def lock_after_a_delete(path):
+        cbmod.forget(fp, tmp_path)
+        with real_lock(path):
+            yield
+
+    monkeypatch.setattr(cbmod, "build_lock", lock_after_a_delete)
+    assert load_codebook(g, p, fp, tmp_path).fingerprint == fp and builds == [fp]
     # without another builder, the waiting process builds it itself
     build_codebook(other, p, fp, tmp_path, progress=False)
     cbmod._LOADED.clear()
     monkeypatch.setattr(cbmod, "build_lock", real_lock)
     load_codebook(g, p, fp, tmp_path)
-    assert builds == [fp]
+    assert builds == [fp, fp]
 
 
 def test_a_codebook_that_does_not_fit_on_the_disk_is_refused_before_rendering(

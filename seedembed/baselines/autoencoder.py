@@ -117,7 +117,7 @@ def train_autoencoder(
     _, channels, size, _ = images.shape
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[]):  # the seed fixes the weights, not the caller's RNG
-        torch.manual_seed(int(cfg["seed"]))
+        torch.default_generator.manual_seed(int(cfg["seed"]))
         net = ConvAutoencoder(latent_dim, int(cfg["width"]), channels, size).to(dev)
     images = images.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)

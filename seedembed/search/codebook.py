@@ -534,9 +534,11 @@ def load_codebook(
     path = codebook_path(fingerprint, cache_dir)
     cfg = generator.config
     geometry = [cfg.channels, cfg.image_size, cfg.image_size]
-    for attempt in range(2):
+    built = False  # at most one build per call: a second failure is an error, not a loop
+    for attempt in range(3):
         try:
             st = path.stat() if path.exists() else None
+            seen = (st.st_ino, st.st_size, st.st_mtime_ns) if st else None  # the file examined
             key = (str(path), st.st_size, st.st_mtime_ns) if st else None
             if key in _LOADED:
                 return _LOADED[key].to(device)
@@ -549,18 +551,18 @@ def load_codebook(
             _LOADED[key] = book
             return book.to(device)
         except _Invalid as exc:
-            if not build or attempt:
+            if not build or built or attempt == 2:
                 raise SearchError(
                     f"{exc} (run `seedembed cache build` to make the codebook)"
                 ) from None
-            seen = _file_id(path)  # the file this process found wanting
             with build_lock(path):
-                # another process may have rebuilt it while this one waited for the lock: then
-                # the file is a new one, and the next attempt verifies it instead of building
-                if _file_id(path) == seen:
+                # another process may have replaced the file while this one examined it or
+                # waited for the lock: the next attempt verifies that one (once) before building
+                if attempt or _file_id(path) == seen:
                     build_codebook(
                         generator, prf, fingerprint, cache_dir, device=device, progress=progress
                     )
+                    built = True
     raise AssertionError("unreachable")
 
 

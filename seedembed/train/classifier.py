@@ -70,7 +70,7 @@ def train_classifier(
     x, y = train.as_uint8()[:limit].float().div_(255), train.targets[:limit]
     xt, yt = test.as_uint8().float().div_(255).to(dev), test.targets.to(dev)
     with torch.random.fork_rng(devices=[]):  # the seed fixes the weights, not the caller's RNG
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         net = DigitClassifier(width, arch).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = max(1, epochs * math.ceil(len(x) / batch_size))

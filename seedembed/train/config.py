@@ -75,6 +75,8 @@ class TrainConfig:
             raise ModelError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not self.sample_seeds:
             raise ModelError("sample_seeds must name at least one seed")
+        if self.model.generator == "mlp" and self.batch_size < 2:
+            raise ModelError("the mlp generator's batch norm needs batch_size >= 2")
 
     @property
     def passes(self) -> tuple[str, ...]:

@@ -123,8 +123,11 @@ def train_gan(
     """
     options = options or RunOptions()
     info = distributed.setup(options.device)
+    # the run seeds (and on --resume restores) the global RNGs; the caller's are left as they were
+    cuda = [info.device] if info.device.type == "cuda" else []
     try:
-        return _train(config, Path(out_dir), resume, options, info)
+        with torch.random.fork_rng(devices=cuda):
+            return _train(config, Path(out_dir), resume, options, info)
     finally:
         distributed.teardown(info)
 
@@ -217,10 +220,9 @@ def _train(
     stop_at = total_steps if options.max_steps is None else min(total_steps, options.max_steps)
 
     # -- networks, optimisers, EMA -------------------------------------------------------------
-    with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
-        torch.manual_seed(config.seed)  # same initial weights on every rank
-        G = build_generator(mcfg).to(device)
-        D = Discriminator(mcfg).to(device)
+    torch.manual_seed(config.seed)  # same initial weights on every rank
+    G = build_generator(mcfg).to(device)
+    D = Discriminator(mcfg).to(device)
     if channels_last:
         G = G.to(memory_format=torch.channels_last)
         D = D.to(memory_format=torch.channels_last)
