@@ -150,6 +150,14 @@ def test_generate_is_per_seed_and_grid_has_expected_size(tmp_path):
 
 
 # -- the StyleGAN-style generator ----------------------------------------------------------
+def _small(generator: str) -> list[GanConfig]:
+    """Narrow configs of one generator at both geometries: 28x28 grey and 64x64 RGB."""
+    return [
+        GanConfig.mnist(g_width=8, d_width=8, generator=generator),
+        GanConfig.anime(g_width=4, d_width=4, generator=generator),
+    ]
+
+
 def _built(cfg: GanConfig, cls: type) -> tuple:
     """A generator of ``cfg`` (of class ``cls``), 5 latents and its images, checked for shape and
     range."""
@@ -165,13 +173,7 @@ def _built(cfg: GanConfig, cls: type) -> tuple:
     return G, z, x
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        GanConfig.mnist(g_width=8, d_width=8, generator="style"),
-        GanConfig.anime(g_width=4, d_width=4, generator="style"),
-    ],
-)
+@pytest.mark.parametrize("cfg", _small("style"))
 def test_style_generator_shapes_determinism_and_batch_independence(cfg):
     from seedembed.models import StyleGenerator
 
@@ -226,13 +228,7 @@ def test_style_generator_under_bf16_autocast_stays_close_to_fp32():
 
 
 # -- the fully connected generator -------------------------------------------------------
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        GanConfig.mnist(g_width=8, d_width=8, generator="mlp"),
-        GanConfig.anime(g_width=4, d_width=4, generator="mlp"),
-    ],
-)
+@pytest.mark.parametrize("cfg", _small("mlp"))
 def test_mlp_generator_shapes_widths_and_inference_mode(cfg):
     from seedembed.models import MlpGenerator
 
