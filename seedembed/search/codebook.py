@@ -537,9 +537,8 @@ def load_codebook(
     built = False  # at most one build per call: a second failure is an error, not a loop
     for attempt in range(3):
         try:
-            st = path.stat() if path.exists() else None
-            seen = (st.st_ino, st.st_size, st.st_mtime_ns) if st else None  # the file examined
-            key = (str(path), st.st_size, st.st_mtime_ns) if st else None
+            seen = _file_id(path)  # the file examined
+            key = (str(path), *seen[1:]) if seen else None
             if key in _LOADED:
                 return _LOADED[key].to(device)
             header = _check(path, fingerprint, full=False)
