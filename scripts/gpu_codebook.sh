@@ -24,8 +24,9 @@
 #           4 epochs a round, and on the plain mnist-524287-gan, beside the same run without it
 #           (pP0; one round on the CPU: MSE 0.0809 -> 0.0780 and SSIM 0.817 -> 0.822 with it);
 #           and the leave-one-out margin term (--margin-weight 1 --margin-probe training) alone
-#           (pM1) and beside the precision term (pP1M1): on the CPU one round of it set 84% of
-#           its pairs right and left the accuracy at 0.940, so several rounds are the question;
+#           (pM1) and beside the precision term (pP1M1, and pP1M3 at three times the margin
+#           weight): on the CPU one round of it set 84% of its pairs right and left the accuracy
+#           at 0.940, so several rounds (and a heavier weight) are the question;
 #           beside them two plain GANs of the reference's 60 epochs, judged as they are: the
 #           fully connected generator (rMlp, --generator mlp --minibatch-std; on the CPU it
 #           covered the test digits far worse than the DCGAN at equal steps) and the DCGAN with
@@ -151,6 +152,7 @@ elif [ "$PLAN" = precision ]; then
   ft pGan $FTG $FTG $P1 & PIDS+=($!)
   ft pM1 $FTM $FTM --margin-weight 1 --margin-probe training --perceptual-weight 0.05 & PIDS+=($!)
   ft pP1M1 $FTM $FTM $P1 --margin-weight 1 --margin-probe training & PIDS+=($!)
+  ft pP1M3 $FTM $FTM $P1 --margin-weight 3 --margin-probe training & PIDS+=($!)
   gan rMlp "--batch-size 1024 --epochs 60 --generator mlp --minibatch-std" - & PIDS+=($!)
   gan rMbs "--batch-size 1024 --epochs 60 --minibatch-std" - & PIDS+=($!)
 else  # wide
