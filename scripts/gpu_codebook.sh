@@ -153,6 +153,11 @@ elif [ "$PLAN" = precision ]; then
   ft pM1 $FTM $FTM --margin-weight 1 --margin-probe training --perceptual-weight 0.05 & PIDS+=($!)
   ft pP1M1 $FTM $FTM $P1 --margin-weight 1 --margin-probe training & PIDS+=($!)
   ft pP1M3 $FTM $FTM $P1 --margin-weight 3 --margin-probe training & PIDS+=($!)
+  # more rounds of a lane that a previous call returned (carried in .gpu/src/NAME, its inverse
+  # left behind for room and trained again, warm-started from the shipped one)
+  C=.gpu/src/pM1 M1="--margin-weight 1 --margin-probe training"
+  ft cM1 $C $FTM $M1 --perceptual-weight 0.05 & PIDS+=($!)
+  ft cM1P1 $C $FTM $P1 $M1 & PIDS+=($!)
   gan rMlp "--batch-size 1024 --epochs 60 --generator mlp --minibatch-std" - & PIDS+=($!)
   gan rMbs "--batch-size 1024 --epochs 60 --minibatch-std" - & PIDS+=($!)
 else  # wide
