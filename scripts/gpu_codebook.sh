@@ -54,7 +54,8 @@ if [ "$QUICK" = 1 ]; then
   FTG=mnist-5101
   GAN_S=60 CE="--epochs 1" INV="--steps 4 --holdout 100" GPRF=lcg-5101
 else
-  GX="" FT="--rounds 8 --eval-images 10000" FTM=mnist-524287 FTG=mnist-524287-gan
+  # FTM: the recorded calls fine-tuned the model then shipped as mnist-524287 (now -v1)
+  GX="" FT="--rounds 8 --eval-images 10000" FTM=${FTM:-mnist-524287-v1} FTG=mnist-524287-gan
   GAN_S=${GAN_S:-200} CE="--epochs 20" INV="--steps 3000" GPRF=lcg-524287
 fi
 source scripts/gpu_setup.sh

@@ -6,22 +6,30 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import seedembed
 from seedembed import zoo
 from seedembed.cli import main
+from seedembed.codec import Encoding, find_model
+from seedembed.codec.images import read_image
 from seedembed.errors import ModelError
 from seedembed.models import generate
 
-MNIST_SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan"]
+MNIST_SHIPPED = ["mnist-524287", "mnist-5101", "mnist-524287-gan", "mnist-524287-v1"]
 ANIME_SHIPPED = ["anime-524287", "anime-29282", "anime-5101", "anime-uniform", "anime-524287-gan"]
 SHIPPED = [*MNIST_SHIPPED, *ANIME_SHIPPED]
 #: shipped codebook fine-tunings and the plain GAN each started from (shipped for old files)
-FINE_TUNED = [("mnist-524287", "mnist-524287-gan"), ("anime-524287", "anime-524287-gan")]
+FINE_TUNED = [
+    ("mnist-524287", "mnist-524287-gan"),
+    ("mnist-524287-v1", "mnist-524287-gan"),
+    ("anime-524287", "anime-524287-gan"),
+]
 
 
 def test_shipped_models_are_installed_and_small():
@@ -71,6 +79,34 @@ def test_fine_tuned_models_record_their_codebook_fine_tuning(name, source):
     assert hist[-1]["train_mse"] < hist[0]["train_mse"]  # the fine-tuning helped the codebook
     assert "## Codebook fine-tuning" in card and "## Inverse generator" in card
     zoo.load_inverse(name, "cpu")  # an inverse trained against this generator, not the source
+
+
+def test_the_shipped_mnist_model_continues_the_one_it_replaced(tmp_path, capsys):
+    """mnist-524287 is mnist-524287-v1 fine-tuned further (its card's stages 2 and 3), and a
+    .seed file that v1 wrote (tests/data, three example digits, latent search) still decodes
+    with v1, found by its fingerprint, not with the new default."""
+    record = json.loads((zoo.ZOO_DIR / "mnist-524287" / "config.json").read_text())
+    stages = [*record["finetune_history"], record["finetune"]]
+    old = seedembed.load("mnist-524287-v1")
+    new = seedembed.load("mnist-524287")
+    assert len(stages) == 3 and stages[1]["source"]["fingerprint"] == old.fingerprint
+    assert stages[2]["source"]["fingerprint"] not in (old.fingerprint, new.fingerprint)
+    assert find_model(old.fingerprint) == "mnist-524287-v1"
+    assert find_model(new.fingerprint) == "mnist-524287"
+    path = Path(__file__).parent / "data" / "mnist-524287-v1.seed"
+    enc = Encoding.load(path)
+    assert enc.fingerprint == old.fingerprint and enc.seeds.tolist() == [
+        [364165],
+        [251754],
+        [213862],
+    ]
+    out = tmp_path / "out"
+    assert main(["decode", str(path), "-o", str(out)]) == 0
+    assert "with model mnist-524287-v1" in capsys.readouterr().out
+    for name, seed in zip(enc.names, enc.seeds[:, 0].tolist(), strict=True):
+        decoded = read_image(out / name, (1, 28, 28))
+        assert (decoded - old.decode([seed])[0]).abs().max() <= 1 / 255 + 1e-6
+        assert (decoded - new.decode([seed])[0]).abs().mean() > 0.01  # the two really differ
 
 
 def _digit_classifier() -> nn.Module:

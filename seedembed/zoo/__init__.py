@@ -31,6 +31,8 @@ REGISTRY: dict[str, str] = {
     "mnist-524287": "MNIST digits, LCG m=524287 (19-bit seeds), 25-symbol latent",
     "mnist-5101": "MNIST digits, LCG m=5101 (13-bit seeds), 25-symbol latent",
     "mnist-524287-gan": "MNIST digits, LCG m=524287, the plain GAN before codebook fine-tuning",
+    "mnist-524287-v1": "MNIST digits, LCG m=524287, the first fine-tuned generator (shipped as "
+    "mnist-524287 until the margin rounds replaced it)",
     "anime-524287": "anime faces 64x64 RGB, LCG m=524287 (19-bit seeds), 100-symbol latent",
     "anime-524287-gan": "anime faces 64x64 RGB, LCG m=524287, the plain GAN before codebook "
     "fine-tuning",
@@ -346,13 +348,14 @@ def _finetune_section(record: dict, stage: str = "") -> str:
         )
     if c.get("augment"):
         search += f", and as many again for each of {c['augment']} randomly warped copies"
+    epochs = f"{c['epochs_per_round']} epoch{'s' * (c['epochs_per_round'] != 1)}"
     return f"""
 ## Codebook fine-tuning{stage}
 
 The generator was fine-tuned as a codebook of the training set (k-means through the generator,
 `seedembed.train.codebook`): each round assigns every training image its best seed by
 {search}, then trains G on the reconstruction MSE of those pairs plus {terms}.
-{rounds} of {c["epochs_per_round"]} epochs, batch {c["batch_size"]}, lr {c["lr"]}
+{rounds} of {epochs}, batch {c["batch_size"]}, lr {c["lr"]}
 (source fingerprint `{record["source"]["fingerprint"][:16]}...`). Row r is the assignment
 made after r updates: row 0 measures the source generator, the last row the result.
 
