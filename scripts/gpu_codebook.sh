@@ -157,8 +157,10 @@ elif [ "$PLAN" = precision ]; then
   # more rounds of a lane that a previous call returned (carried in .gpu/src/NAME, its inverse
   # left behind for room and trained again, warm-started from the shipped one)
   C=.gpu/src/pM1 M1="--margin-weight 1 --margin-probe training"
-  ft cM1 $C $FTM $M1 --perceptual-weight 0.05 & PIDS+=($!)
-  ft cM1P1 $C $FTM $P1 $M1 & PIDS+=($!)
+  if [ -d $C ]; then  # only when a call carries it; otherwise the lanes would fail at once
+    ft cM1 $C $FTM $M1 --perceptual-weight 0.05 & PIDS+=($!)
+    ft cM1P1 $C $FTM $P1 $M1 & PIDS+=($!)
+  fi
   gan rMlp "--batch-size 1024 --epochs 60 --generator mlp --minibatch-std" - & PIDS+=($!)
   gan rMbs "--batch-size 1024 --epochs 60 --minibatch-std" - & PIDS+=($!)
 else  # wide

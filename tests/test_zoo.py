@@ -95,11 +95,8 @@ def test_the_shipped_mnist_model_continues_the_one_it_replaced(tmp_path, capsys)
     assert find_model(new.fingerprint) == "mnist-524287"
     path = Path(__file__).parent / "data" / "mnist-524287-v1.seed"
     enc = Encoding.load(path)
-    assert enc.fingerprint == old.fingerprint and enc.seeds.tolist() == [
-        [364165],
-        [251754],
-        [213862],
-    ]
+    assert enc.fingerprint == old.fingerprint
+    assert enc.seeds.tolist() == [[364165], [251754], [213862]]
     out = tmp_path / "out"
     assert main(["decode", str(path), "-o", str(out)]) == 0
     assert "with model mnist-524287-v1" in capsys.readouterr().out
